@@ -1,0 +1,1 @@
+"""The NGSI-LD information model: @context, entities, the q language, geo queries."""

@@ -1,0 +1,1 @@
+"""Persistence behind one narrow protocol (`base.Store`): SQLite embedded, PostgreSQL later."""
