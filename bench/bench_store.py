@@ -1,0 +1,155 @@
+"""Benchmark the SQLite store: bulk apply vs raw executemany, and two typical queries.
+
+    PYTHONPATH=src .venv/bin/python bench/bench_store.py [--n 100000] [--batch 1000]
+
+Prints entities/s of `SqliteStore.apply` (batches of --batch ops, awaited one
+after the other) beside a baseline: raw `executemany` inserts of the same JSON
+rows into a bare table, one transaction per batch, same pragmas, same run. Then
+the median time of a type+q query and of a near;maxDistance==500 query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cityfabric.ngsild.geo import GeoQuery
+from cityfabric.ngsild.model import LOCATION, EntityDoc
+from cityfabric.ngsild.query import And, AttrPath, Comparison, TypeName
+from cityfabric.store.base import EntityQuery
+from cityfabric.store.sqlite import SqliteStore
+
+SDM = "https://smartdatamodels.org/dataModel.Streetlighting/"
+STREETLIGHT = SDM + "Streetlight"
+CENTRE = (117.20, 39.13)  # Tianjin
+
+
+def prop(value: Any, **extra: Any) -> list[dict[str, Any]]:
+    return [{"type": "Property", "value": value, **extra}]
+
+
+def streetlight(i: int, rng: random.Random) -> EntityDoc:
+    """A Streetlight-like doc: 8 attributes and a Point location."""
+    lon = CENTRE[0] + rng.uniform(-0.06, 0.06)
+    lat = CENTRE[1] + rng.uniform(-0.045, 0.045)
+    now = "2026-11-23T16:00:00.000000Z"
+    return {
+        "id": f"urn:ngsi-ld:Streetlight:{i:06}",
+        "type": [STREETLIGHT],
+        "createdAt": now,
+        "modifiedAt": now,
+        "attrs": {
+            LOCATION: [
+                {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [lon, lat]}}
+            ],
+            SDM + "powerState": prop(rng.choice(["on", "off", "low"]), observedAt=now),
+            SDM + "illuminanceLevel": prop(round(rng.random(), 3), observedAt=now),
+            SDM + "status": prop(rng.choice(["ok", "defectiveLamp", "columnIssue"])),
+            SDM + "lanternHeight": prop(rng.choice([6, 8, 10, 12]), unitCode="MTR"),
+            SDM + "dateLastLampChange": prop(
+                {"@type": "DateTime", "@value": "2024-05-01T00:00:00Z"}
+            ),
+            SDM + "address": prop(
+                {"addressLocality": "Tianjin", "streetAddress": f"Road {i % 500}"}
+            ),
+            SDM + "refStreetlightGroup": [
+                {"type": "Relationship", "object": f"urn:ngsi-ld:StreetlightGroup:{i % 200}"}
+            ],
+        },
+    }
+
+
+def baseline(path: Path, docs: list[EntityDoc], batch: int) -> float:
+    """Rows/s of raw executemany of the same JSON into a bare table."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE raw (rid INTEGER PRIMARY KEY, id TEXT UNIQUE, doc TEXT)")
+    start = time.perf_counter()
+    for k in range(0, len(docs), batch):
+        rows = [(d["id"], orjson.dumps(d).decode()) for d in docs[k : k + batch]]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO raw (id, doc) VALUES (?, ?)", rows)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(docs) / elapsed
+
+
+async def load(store: SqliteStore, docs: list[EntityDoc], batch: int) -> float:
+    """Entities/s of create mutations through apply, one batch awaited after another."""
+
+    def create(doc: EntityDoc) -> Any:
+        return lambda current: doc if current is None else current
+
+    start = time.perf_counter()
+    for k in range(0, len(docs), batch):
+        results = await store.apply("", [(d["id"], create(d)) for d in docs[k : k + batch]])
+        assert all(r.ok for r in results)
+    return len(docs) / (time.perf_counter() - start)
+
+
+async def median_ms(store: SqliteStore, query: EntityQuery, runs: int) -> tuple[float, int]:
+    times, found = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        page = await store.query("", query)
+        times.append((time.perf_counter() - start) * 1000)
+        found = len(page.docs)
+    return statistics.median(times), found
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    rng = random.Random(42)
+    docs = [streetlight(i, rng) for i in range(args.n)]
+    with tempfile.TemporaryDirectory() as tmp:
+        raw_rate = baseline(Path(tmp) / "raw.sqlite", docs, args.batch)
+        store = SqliteStore(Path(tmp) / "store.sqlite")
+        await store.open()
+        try:
+            rate = await load(store, docs, args.batch)
+            print(f"insert  raw executemany baseline : {raw_rate:10,.0f} rows/s")
+            print(
+                f"insert  SqliteStore.apply        : {rate:10,.0f} entities/s"
+                f"  ({rate / raw_rate:.2f} x baseline, {store.commits} commits)"
+            )
+            type_q = EntityQuery(
+                types=TypeName(STREETLIGHT),
+                q=And(
+                    (
+                        Comparison(AttrPath(SDM + "powerState"), "==", "on"),
+                        Comparison(AttrPath(SDM + "illuminanceLevel"), ">", 0.5),
+                    )
+                ),
+                limit=100,
+            )
+            near = GeoQuery(
+                "near", {"type": "Point", "coordinates": list(CENTRE)}, max_distance=500
+            )
+            for label, query in (
+                ('type=Streetlight&q=powerState=="on";illuminanceLevel>0.5 limit 100', type_q),
+                ("near;maxDistance==500 limit 100", EntityQuery(geo=near, limit=100)),
+                ("near;maxDistance==500 count", EntityQuery(geo=near, limit=0, count=True)),
+            ):
+                ms, found = await median_ms(store, query, args.runs)
+                print(f"query   {label:<62}: median {ms:7.2f} ms ({found} docs)")
+        finally:
+            await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

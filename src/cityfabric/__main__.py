@@ -1,0 +1,5 @@
+"""`python -m cityfabric` is the `cityfabric` command."""
+
+from cityfabric.cli import app
+
+app()

@@ -1,0 +1,51 @@
+"""create_app(settings): the FastAPI application with its store and services wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cityfabric import __version__
+from cityfabric.api import batch, discovery, entities, health, jsonld_contexts, problems
+from cityfabric.config import Settings
+from cityfabric.ngsild.contexts_store import ContextRegistry
+from cityfabric.ngsild.service import EntityService
+from cityfabric.store.sqlite import SqliteStore
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The whole platform on the embedded SQLite store under `settings.data_dir`."""
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(
+        settings.database_path, readers=settings.readers, synchronous=settings.synchronous
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="CityFabric",
+        version=__version__,
+        summary="An ETSI NGSI-LD context broker for a city's digital twin",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.entities = EntityService(store)
+    app.state.contexts = ContextRegistry(
+        settings.context_cache,
+        settings.hosted_contexts_dir,
+        fetch_timeout=settings.context_timeout,
+    )
+    problems.install(app)
+    for module in (entities, batch, discovery, jsonld_contexts, health):
+        app.include_router(module.router)
+    return app

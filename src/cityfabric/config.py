@@ -1,0 +1,59 @@
+"""Settings from CITYFABRIC_* environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CITYFABRIC_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting; each is documented in docs/configuration.md (a test checks it)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    context_cache: Path | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    readers: int = 4
+    synchronous: str = "NORMAL"
+    context_timeout: float = 5.0
+    log_level: str = "info"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "cityfabric.db"
+
+    @property
+    def hosted_contexts_dir(self) -> Path:
+        return self.data_dir / "contexts"
+
+
+def _convert(kind: Any, raw: str) -> Any:
+    text = str(kind)
+    if "int" in text:
+        return int(raw)
+    if "float" in text:
+        return float(raw)
+    if "Path" in text:
+        return Path(raw) if raw else None
+    return raw
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, then from non-None keyword overrides (CLI flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(ENV_PREFIX + f.name.upper())
+        if raw is not None:
+            try:
+                values[f.name] = _convert(f.type, raw)
+            except ValueError as err:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {err}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(Settings(), **values)

@@ -1,0 +1,272 @@
+"""The NGSI-LD write operations as pure mutations of stored docs (clause 5.6).
+
+Each function returns a `store.base.Mutation`: the store calls it with the
+current doc inside its write transaction, so read-modify-write is atomic.
+Operations that report per-attribute outcomes fill an `AttrOutcome`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cityfabric.ngsild.errors import AlreadyExists, ResourceNotFound
+from cityfabric.ngsild.model import INSTANCE_KEYS, EntityDoc, Instance
+from cityfabric.store.base import Mutation
+
+PatchMaker = Callable[[Instance], Instance]
+
+
+@dataclass
+class AttrOutcome:
+    """Attributes (IRIs) an operation changed, and those it left alone with the reason."""
+
+    updated: list[str] = field(default_factory=list)
+    not_updated: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _missing(entity_id: str) -> ResourceNotFound:
+    return ResourceNotFound(f"entity {entity_id} does not exist")
+
+
+def _copy(doc: EntityDoc) -> EntityDoc:
+    out = dict(doc)
+    out["attrs"] = dict(doc["attrs"])
+    return out
+
+
+def _touch(doc: EntityDoc, now: str) -> EntityDoc:
+    doc["modifiedAt"] = now
+    return doc
+
+
+def create(new: EntityDoc) -> Mutation:
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is not None:
+            raise AlreadyExists(f"entity {new['id']} already exists")
+        return new
+
+    return mutate
+
+
+def delete() -> Mutation:
+    def mutate(cur: EntityDoc | None) -> None:
+        if cur is None:
+            raise ResourceNotFound("entity does not exist")
+        return None
+
+    return mutate
+
+
+def replace(new: EntityDoc) -> Mutation:
+    """PUT /entities/{id}: everything but the id and createdAt is replaced."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(new["id"])
+        out = dict(new)
+        out.setdefault("type", cur["type"])
+        out["createdAt"] = cur["createdAt"]
+        return out
+
+    return mutate
+
+
+def upsert(new: EntityDoc, mode: Literal["replace", "update"]) -> Mutation:
+    """Batch upsert: create, or replace (default) / update the existing entity."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            return new
+        if mode == "replace":
+            out = dict(new)
+            out["createdAt"] = cur["createdAt"]
+            return out
+        doc = _copy(cur)
+        _merge_types(doc, new)
+        for iri, instances in new["attrs"].items():
+            doc["attrs"][iri] = put_instances(doc["attrs"].get(iri, []), instances)
+        return _touch(doc, new["modifiedAt"])
+
+    return mutate
+
+
+def _merge_types(doc: EntityDoc, new: EntityDoc) -> None:
+    for t in new.get("type", []):
+        if t not in doc["type"]:
+            doc["type"] = [*doc["type"], t]
+    if "scope" in new:
+        doc["scope"] = new["scope"]
+
+
+def merge(patch: EntityDoc, now: str) -> Mutation:
+    """PATCH /entities/{id} (merge-patch): add or merge attributes; empty lists delete."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(patch["id"])
+        doc = _copy(cur)
+        _merge_types(doc, patch)
+        for iri, instances in patch["attrs"].items():
+            if not instances:
+                doc["attrs"].pop(iri, None)
+                continue
+            old = {i.get("datasetId"): i for i in doc["attrs"].get(iri, [])}
+            merged = [
+                merge_instance(old[i.get("datasetId")], i) if i.get("datasetId") in old else i
+                for i in instances
+            ]
+            doc["attrs"][iri] = put_instances(doc["attrs"].get(iri, []), merged)
+        return _touch(doc, now)
+
+    return mutate
+
+
+def append(
+    entity_id: str,
+    attrs: dict[str, list[Instance]],
+    now: str,
+    *,
+    no_overwrite: bool,
+    outcome: AttrOutcome,
+) -> Mutation:
+    """POST /entities/{id}/attrs: add attributes, overwriting unless `no_overwrite`."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(entity_id)
+        doc = _copy(cur)
+        for iri, instances in attrs.items():
+            existing = doc["attrs"].get(iri, [])
+            have = {i.get("datasetId") for i in existing}
+            if no_overwrite and any(i.get("datasetId") in have for i in instances):
+                outcome.not_updated.append((iri, "attribute exists and noOverwrite is set"))
+                continue
+            doc["attrs"][iri] = put_instances(existing, instances)
+            outcome.updated.append(iri)
+        return _touch(doc, now)
+
+    return mutate
+
+
+def update(
+    entity_id: str, attrs: dict[str, list[Instance]], now: str, *, outcome: AttrOutcome
+) -> Mutation:
+    """PATCH /entities/{id}/attrs: replace existing attributes only."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(entity_id)
+        doc = _copy(cur)
+        for iri, instances in attrs.items():
+            existing = doc["attrs"].get(iri)
+            have = {i.get("datasetId") for i in existing or []}
+            if not existing or any(i.get("datasetId") not in have for i in instances):
+                outcome.not_updated.append((iri, "attribute (or its datasetId) does not exist"))
+                continue
+            doc["attrs"][iri] = put_instances(existing, instances)
+            outcome.updated.append(iri)
+        return _touch(doc, now)
+
+    return mutate
+
+
+def patch_attribute(
+    entity_id: str, iri: str, make: PatchMaker, dataset_id: str | None, now: str
+) -> Mutation:
+    """PATCH /entities/{id}/attrs/{attrId}: merge a fragment into one instance.
+
+    `make(existing)` builds the new instance from the fragment and the existing
+    instance (so a fragment may carry only metadata or only a value).
+    """
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(entity_id)
+        old = _find(cur, iri, dataset_id)
+        doc = _copy(cur)
+        doc["attrs"][iri] = put_instances(cur["attrs"][iri], [merge_instance(old, make(old))])
+        return _touch(doc, now)
+
+    return mutate
+
+
+def replace_attribute(entity_id: str, iri: str, new: Instance, now: str) -> Mutation:
+    """PUT /entities/{id}/attrs/{attrId}: replace one instance (same datasetId)."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(entity_id)
+        _find(cur, iri, new.get("datasetId"))
+        doc = _copy(cur)
+        doc["attrs"][iri] = put_instances(cur["attrs"][iri], [new])
+        return _touch(doc, now)
+
+    return mutate
+
+
+def delete_attribute(
+    entity_id: str, iri: str, dataset_id: str | None, delete_all: bool, now: str
+) -> Mutation:
+    """DELETE /entities/{id}/attrs/{attrId}: one instance, or all with deleteAll."""
+
+    def mutate(cur: EntityDoc | None) -> EntityDoc:
+        if cur is None:
+            raise _missing(entity_id)
+        doc = _copy(cur)
+        if delete_all:
+            if iri not in cur["attrs"]:
+                raise ResourceNotFound(f"entity {entity_id} has no attribute {iri}")
+            del doc["attrs"][iri]
+        else:
+            _find(cur, iri, dataset_id)
+            rest = [i for i in cur["attrs"][iri] if i.get("datasetId") != dataset_id]
+            if rest:
+                doc["attrs"][iri] = rest
+            else:
+                del doc["attrs"][iri]
+        return _touch(doc, now)
+
+    return mutate
+
+
+def _find(doc: EntityDoc, iri: str, dataset_id: str | None) -> Instance:
+    instances: list[Instance] = doc["attrs"].get(iri, [])
+    for inst in instances:
+        if inst.get("datasetId") == dataset_id:
+            return inst
+    which = f" with datasetId {dataset_id}" if dataset_id else ""
+    raise ResourceNotFound(f"entity {doc['id']} has no attribute {iri}{which}")
+
+
+def put_instances(existing: list[Instance], new: list[Instance]) -> list[Instance]:
+    """Replace instances with the same datasetId, keeping their createdAt; add the rest."""
+    out = list(existing)
+    index = {i.get("datasetId"): n for n, i in enumerate(out)}
+    for inst in new:
+        n = index.get(inst.get("datasetId"))
+        if n is None:
+            index[inst.get("datasetId")] = len(out)
+            out.append(inst)
+        else:
+            if "createdAt" in out[n]:
+                inst = {**inst, "createdAt": out[n]["createdAt"]}
+            out[n] = inst
+    return out
+
+
+def merge_instance(old: Instance, new: Instance) -> Instance:
+    """Merge-patch of one instance: new members win, sub-attributes merge recursively."""
+    if old.get("type") != new.get("type"):
+        return new
+    out = copy.copy(old)
+    for key, value in new.items():
+        if key == "createdAt":
+            continue
+        if key not in INSTANCE_KEYS and isinstance(old.get(key), dict):
+            out[key] = merge_instance(old[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real app on a temporary SQLite file, and the shared test data."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cityfabric.app import create_app
+from cityfabric.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CITYFABRIC_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SDM = SHARED / "smart-data-models"
+SDM_CONTEXTS = SDM / "contexts"
+STREETLIGHT_CTX = "https://smart-data-models.github.io/dataModel.Streetlighting/context.jsonld"
+LINK_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+
+
+def link(url: str) -> dict[str, str]:
+    return {"Link": f"<{url}>; {LINK_REL}"}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """A test must not leave threads running (stores closed, servers stopped)."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        leaked = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url="http://testserver") as c:
+        yield c
