@@ -108,6 +108,48 @@ async def median_ms(store: SqliteStore, query: EntityQuery, runs: int) -> tuple[
     return statistics.median(times), found
 
 
+async def concurrent(store: SqliteStore, n: int, in_flight: int) -> float:
+    """Entities/s of one-op applies, `in_flight` at a time (group commit at work)."""
+    sem = asyncio.Semaphore(in_flight)
+
+    async def one(i: int) -> None:
+        doc = {"id": f"urn:ngsi-ld:Extra:{i}", "type": [STREETLIGHT], "attrs": {}}
+        async with sem:
+            [result] = await store.apply("", [(doc["id"], lambda _: doc)])
+            assert result.ok
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return n / (time.perf_counter() - start)
+
+
+def queries() -> list[tuple[str, EntityQuery]]:
+    """The timed queries: type + q, and near;maxDistance==500 (a page, and a count)."""
+    type_q = EntityQuery(
+        types=TypeName(STREETLIGHT),
+        q=And(
+            (
+                Comparison(AttrPath(SDM + "powerState"), "==", "on"),
+                Comparison(AttrPath(SDM + "illuminanceLevel"), ">", 0.5),
+            )
+        ),
+        limit=100,
+    )
+    near = GeoQuery("near", {"type": "Point", "coordinates": list(CENTRE)}, max_distance=500)
+    return [
+        ('type=Streetlight&q=powerState=="on";illuminanceLevel>0.5 limit 100', type_q),
+        ("georel=near;maxDistance==500 limit 100", EntityQuery(geo=near, limit=100)),
+        ("georel=near;maxDistance==500 count", EntityQuery(geo=near, limit=0, count=True)),
+    ]
+
+
+async def time_queries(store: SqliteStore, runs: int, when: str) -> None:
+    for label, query in queries():
+        ms, found = await median_ms(store, query, runs)
+        count = "" if not query.count else f", count={(await store.query('', query)).count}"
+        print(f"query   {label:<64} {when:<13}: median {ms:7.2f} ms ({found} docs{count})")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100_000)
@@ -118,35 +160,30 @@ async def main() -> None:
     docs = [streetlight(i, rng) for i in range(args.n)]
     with tempfile.TemporaryDirectory() as tmp:
         raw_rate = baseline(Path(tmp) / "raw.sqlite", docs, args.batch)
+        print(
+            f"insert  raw executemany baseline, batches of {args.batch}: {raw_rate:10,.0f} rows/s"
+        )
         store = SqliteStore(Path(tmp) / "store.sqlite")
         await store.open()
         try:
             rate = await load(store, docs, args.batch)
-            print(f"insert  raw executemany baseline : {raw_rate:10,.0f} rows/s")
             print(
-                f"insert  SqliteStore.apply        : {rate:10,.0f} entities/s"
+                f"insert  SqliteStore.apply, batches of {args.batch}     : {rate:10,.0f} entities/s"
                 f"  ({rate / raw_rate:.2f} x baseline, {store.commits} commits)"
             )
-            type_q = EntityQuery(
-                types=TypeName(STREETLIGHT),
-                q=And(
-                    (
-                        Comparison(AttrPath(SDM + "powerState"), "==", "on"),
-                        Comparison(AttrPath(SDM + "illuminanceLevel"), ">", 0.5),
-                    )
-                ),
-                limit=100,
+            commits = store.commits
+            rate = await concurrent(store, 10_000, 200)
+            print(
+                f"insert  SqliteStore.apply, 1 op, 200 in flight: {rate:10,.0f} entities/s"
+                f"  ({store.commits - commits} commits for 10,000 applies)"
             )
-            near = GeoQuery(
-                "near", {"type": "Point", "coordinates": list(CENTRE)}, max_distance=500
-            )
-            for label, query in (
-                ('type=Streetlight&q=powerState=="on";illuminanceLevel>0.5 limit 100', type_q),
-                ("near;maxDistance==500 limit 100", EntityQuery(geo=near, limit=100)),
-                ("near;maxDistance==500 count", EntityQuery(geo=near, limit=0, count=True)),
-            ):
-                ms, found = await median_ms(store, query, args.runs)
-                print(f"query   {label:<62}: median {ms:7.2f} ms ({found} docs)")
+            await time_queries(store, args.runs, "after load")
+        finally:
+            await store.close()
+        store = SqliteStore(Path(tmp) / "store.sqlite")
+        await store.open()
+        try:
+            await time_queries(store, args.runs, "after reopen")
         finally:
             await store.close()
 

@@ -1,4 +1,4 @@
-"""SqliteStore geo-queries: the R*Tree pre-filter plus the exact predicate, checked by brute force."""
+"""SqliteStore geo-queries: R*Tree pre-filter plus exact predicate, checked by brute force."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from shapely.geometry import shape
 
 from cityfabric.ngsild.geo import GeoQuery
 from cityfabric.ngsild.model import LOCATION, EntityDoc
-from cityfabric.ngsild.query import Comparison, AttrPath
+from cityfabric.ngsild.query import AttrPath, Comparison
 from cityfabric.store.base import EntityQuery
 from cityfabric.store.sqlite import SqliteStore
 

@@ -69,11 +69,18 @@ def check_entity_id(value: object, *, where: str = "id") -> str:
     return value
 
 
+_GOOD_NAMES: set[str] = set()  # names already checked (bounded)
+
+
 def check_name(name: str, *, where: str = "attribute name") -> str:
     """A term or an IRI; NGSI-LD forbids the characters that break q and URLs."""
+    if name in _GOOD_NAMES:
+        return name
     if not name or len(name) > MAX_NAME_LENGTH:
         raise BadRequestData(f"{where} must be 1 to {MAX_NAME_LENGTH} characters")
     if _NAME.match(name) or is_uri(name):
+        if len(_GOOD_NAMES) < 100_000:
+            _GOOD_NAMES.add(name)
         return name
     raise BadRequestData(
         f"{where} {name!r} is not a valid NGSI-LD name: use letters, digits and '_' or a full IRI"
@@ -144,6 +151,10 @@ def parse_attributes(
         if name in _ENTITY_MEMBERS:
             raise BadRequestData(f"{name!r} cannot be used as an attribute name")
         iri = expand(check_name(name))
+        fast = _simple_instance(iri, raw, now)
+        if fast is not None:
+            attrs[iri] = [fast]
+            continue
         if raw is None or _is_null_attr(raw):
             if not allow_null:
                 raise BadRequestData(f"attribute {name!r} has no value (null)")
@@ -151,6 +162,27 @@ def parse_attributes(
             continue
         attrs[iri] = parse_attribute(name, iri, raw, expand, now=now)
     return attrs
+
+
+def _simple_instance(iri: str, raw: object, now: str) -> Instance | None:
+    """The common shapes (a plain Property or Relationship) without the general parser.
+
+    Returns None whenever the general rules must decide, so the result is identical.
+    """
+    if type(raw) is not dict or len(raw) != 2:
+        return None
+    kind = raw.get("type")
+    if kind == "Property":
+        value = raw.get("value")
+        if value is None or value == "urn:ngsi-ld:null" or iri in _GEO_NAMES:
+            return None
+        return {"type": "Property", "value": value, "createdAt": now, "modifiedAt": now}
+    if kind == "Relationship":
+        target = raw.get("object")
+        if type(target) is not str or not is_uri(target):
+            return None
+        return {"type": "Relationship", "object": target, "createdAt": now, "modifiedAt": now}
+    return None
 
 
 def parse_attribute(

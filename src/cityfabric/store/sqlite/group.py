@@ -34,7 +34,7 @@ class State:
     text: str | None = None
     geo_rows: list[GeoRow] = field(default_factory=list)
     dirty: bool = False
-    recreated: bool = False  # deleted then created again inside the group
+    deleted: bool = False  # deleted at some point of the group (a re-create gets a new rid)
 
 
 def types_of(doc: EntityDoc | None) -> tuple[str, ...]:
@@ -118,7 +118,7 @@ class Group:
             log.exception("mutation for %r failed", entity_id)
             return WriteResult(entity_id, error=InternalError(str(err)), before=before)
         if after is None and state.original is not None:
-            state.recreated = True
+            state.deleted = True
         state.doc, state.text, state.geo_rows, state.dirty = after, text, rows, True
         return WriteResult(entity_id, before=before, after=after)
 
@@ -156,7 +156,7 @@ class Changes:
         """Plan the rows for one entity; an updated entity keeps its rid."""
         rid = state.rid
         old_types, new_types = types_of(state.original), types_of(state.doc)
-        if rid is not None and (state.doc is None or state.recreated):
+        if rid is not None and (state.doc is None or state.deleted):
             self.deletes.append((rid,))
             self.types_del.extend((tid, t, rid) for t in old_types)
             self.geo_del.append((rid,))

@@ -77,9 +77,11 @@ class Target:
     rows: str  # SQL condition on `v`: which json_each rows are candidate values
 
     def each_instance(self) -> str:
+        """The FROM item iterating the attribute's instances as `i`."""
         return f"json_each(e.doc, {self.attr}) AS i"
 
     def each_value(self) -> str:
+        """The FROM item iterating the candidate values of instance `i` as `v`."""
         return f"json_each({self.inst}, {self.node}) AS v"
 
 

@@ -24,6 +24,8 @@ MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
             doc TEXT NOT NULL,
             UNIQUE (tid, id)
         );
+        -- rows of a tenant in rid order: ORDER BY rid LIMIT n stops early, no sort
+        CREATE INDEX entities_tid ON entities (tid);
         CREATE TABLE entity_types (
             tid INTEGER NOT NULL,
             type TEXT NOT NULL,

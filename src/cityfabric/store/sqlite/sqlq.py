@@ -24,32 +24,44 @@ from cityfabric.store.sqlite.qsql import Params, attr_path, q_sql
 GEO_TOKEN = "geo_token"  # parameter name filled with the registry token at run time
 
 
+# with a type to look for, the scan walks that type's rows of `entity_types` in rid order
+# (primary key), so `ORDER BY rid LIMIT n` stops after n matches without sorting
+_BY_TYPE = "entity_types AS t0 JOIN entities AS e ON e.rid = t0.rid"
+
+
 @dataclass(frozen=True)
 class CompiledQuery:
     where: str
     params: dict[str, object]
     geo_predicate: GeoPredicate | None = None
+    by_type: bool = False
 
     def select_sql(self) -> str:
         """Docs of one page, in creation order."""
+        source, order = (_BY_TYPE, "t0.rid") if self.by_type else ("entities AS e", "e.rid")
         return (
-            f"SELECT e.doc FROM entities AS e WHERE {self.where}"
-            " ORDER BY e.rid LIMIT :limit OFFSET :offset"
+            f"SELECT e.doc FROM {source} WHERE {self.where}"
+            f" ORDER BY {order} LIMIT :limit OFFSET :offset"
         )
 
     def count_sql(self) -> str:
         """The number of matches of the same WHERE."""
-        return f"SELECT count(*) FROM entities AS e WHERE {self.where}"
+        source = _BY_TYPE if self.by_type else "entities AS e"
+        return f"SELECT count(*) FROM {source} WHERE {self.where}"
 
 
 def compile_query(tid: int, query: EntityQuery) -> CompiledQuery:
     """Compile every filter of `query` for tenant `tid`."""
     params = Params()
-    parts = [f"e.tid = {params.bind(tid)}"]
+    params.values["tid"] = tid
+    parts = ["e.tid = :tid"]
     if query.ids:
         parts.append(f"e.id IN (SELECT value FROM json_each({params.bind(_json(query.ids))}))")
-    if query.types is not None:
-        parts.append(type_sql(query.types, params))
+    driver, other_types = _split_driver(query.types)
+    if driver is not None:
+        parts.append(f"t0.tid = :tid AND t0.type = {params.bind(driver.name)}")
+    if other_types is not None:
+        parts.append(type_sql(other_types, params))
     predicate: GeoPredicate | None = None
     exact: list[str] = []
     if query.geo is not None:
@@ -66,15 +78,27 @@ def compile_query(tid: int, query: EntityQuery) -> CompiledQuery:
     if query.q is not None:
         parts.append(q_sql(query.q, params))
     parts.extend(exact)  # the exact geo test, in Python, last: on the fewest rows
-    return CompiledQuery(" AND ".join(parts), params.values, predicate)
+    return CompiledQuery(" AND ".join(parts), params.values, predicate, driver is not None)
+
+
+def _split_driver(types: TypeExpr | None) -> tuple[TypeName | None, TypeExpr | None]:
+    """A type every match must have (to drive the scan) and the rest of the expression."""
+    if isinstance(types, TypeName):
+        return types, None
+    if isinstance(types, TypeAnd):
+        for i, term in enumerate(types.terms):
+            if isinstance(term, TypeName):
+                rest = types.terms[:i] + types.terms[i + 1 :]
+                return term, TypeAnd(rest) if rest else None
+    return None, types
 
 
 def type_sql(expr: TypeExpr, params: Params) -> str:
-    """A type expression as rid lookups in `entity_types` (primary key seeks)."""
+    """A type expression as per-row primary key seeks in `entity_types`."""
     if isinstance(expr, TypeName):
         return (
-            "e.rid IN (SELECT t.rid FROM entity_types AS t"
-            f" WHERE t.tid = e.tid AND t.type = {params.bind(expr.name)})"
+            "EXISTS (SELECT 1 FROM entity_types AS t"
+            f" WHERE t.tid = :tid AND t.type = {params.bind(expr.name)} AND t.rid = e.rid)"
         )
     parts = [type_sql(term, params) for term in expr.terms]
     if not parts:

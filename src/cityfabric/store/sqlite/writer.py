@@ -93,7 +93,8 @@ class Writer:
         except Exception as err:
             log.exception("group commit of %d jobs failed", len(jobs))
             if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # the error is reported to callers
+                    self._conn.execute("ROLLBACK")
             failure = InternalError(f"the write could not be committed: {err}")
             for job in jobs:
                 _resolve(job, exception=failure)
