@@ -365,3 +365,33 @@ def test_health_and_openapi(client: TestClient) -> None:
         "/health",
     ):
         assert p in paths
+
+
+def test_system_timestamps_follow_changes(client: TestClient) -> None:
+    import time
+
+    create(client, lamp(1))
+    url = f"{B}/entities/urn:ngsi-ld:Streetlight:1"
+    first = client.get(url, params={"options": "sysAttrs"}).json()
+    created = first["createdAt"]
+    assert first["powerState"]["createdAt"] == first["powerState"]["modifiedAt"] == created
+    time.sleep(0.01)
+    client.patch(f"{url}/attrs", json={"powerState": {"type": "Property", "value": "off"}})
+    client.post(
+        f"{url}/attrs",
+        json={
+            "status": {"type": "Property", "value": "ok", "since": {"type": "Property", "value": 1}}
+        },
+    )
+    got = client.get(url, params={"options": "sysAttrs"}).json()
+    assert got["createdAt"] == created and got["modifiedAt"] > created
+    assert got["powerState"]["createdAt"] == created
+    assert got["powerState"]["modifiedAt"] > created
+    assert got["illuminanceLevel"]["modifiedAt"] == created
+    assert got["status"]["createdAt"] > created
+    assert got["status"]["since"]["createdAt"] == got["status"]["createdAt"]
+    time.sleep(0.01)
+    client.put(url, json={"type": "Streetlight", "powerState": {"type": "Property", "value": "on"}})
+    replaced = client.get(url, params={"options": "sysAttrs"}).json()
+    assert replaced["createdAt"] == created
+    assert replaced["powerState"]["createdAt"] > got["powerState"]["modifiedAt"]

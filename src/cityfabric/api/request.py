@@ -19,6 +19,7 @@ from cityfabric.ngsild.render import Format, View
 from cityfabric.store.base import DEFAULT_TENANT
 
 TENANT_HEADER = "NGSILD-Tenant"
+MERGE_PATCH = "application/merge-patch+json"  # clause 6.5.3.4: merge entity accepts it
 _TENANT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 Mode = Literal["json", "ld", "geo"]
@@ -43,7 +44,7 @@ def max_body(request: Request) -> int:
 async def read_json(request: Request) -> Any:
     """The request body as JSON, checking its media type and size (413 past the limit)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in (JSON, JSON_LD):
+    if media not in (JSON, JSON_LD, MERGE_PATCH):
         raise InvalidRequest(
             f"Content-Type must be {JSON} or {JSON_LD}, got {media or 'nothing'!r}", status=415
         )

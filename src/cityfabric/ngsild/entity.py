@@ -1,5 +1,8 @@
 """Turn NGSI-LD entity and attribute payloads into the stored form, checking every rule.
 
+Parsed instances carry no system timestamps: `ops.py` stamps them when they
+differ from the entity's createdAt (see `model.py`).
+
 Input may be normalized or concise (GS CIM 009 clause 4.5); names are expanded
 with the request's @context (`Expand`). The result is the doc of
 `ngsild/model.py`. Every violation raises `BadRequestData` with a detail that
@@ -134,13 +137,13 @@ def parse_entity(body: object, expand: Expand, *, now: str, need_type: bool = Tr
     doc["createdAt"] = now
     doc["modifiedAt"] = now
     doc["attrs"] = parse_attributes(
-        {k: v for k, v in body.items() if k not in _ENTITY_MEMBERS}, expand, now=now
+        {k: v for k, v in body.items() if k not in _ENTITY_MEMBERS}, expand
     )
     return doc
 
 
 def parse_attributes(
-    fragment: dict[str, Any], expand: Expand, *, now: str, allow_null: bool = False
+    fragment: dict[str, Any], expand: Expand, *, allow_null: bool = False
 ) -> dict[str, list[Instance]]:
     """Attributes of a payload by expanded name; with `allow_null`, null marks a deletion.
 
@@ -151,7 +154,7 @@ def parse_attributes(
         if name in _ENTITY_MEMBERS:
             raise BadRequestData(f"{name!r} cannot be used as an attribute name")
         iri = expand(check_name(name))
-        fast = _simple_instance(iri, raw, now)
+        fast = _simple_instance(iri, raw)
         if fast is not None:
             attrs[iri] = [fast]
             continue
@@ -160,11 +163,11 @@ def parse_attributes(
                 raise BadRequestData(f"attribute {name!r} has no value (null)")
             attrs[iri] = []
             continue
-        attrs[iri] = parse_attribute(name, iri, raw, expand, now=now)
+        attrs[iri] = parse_attribute(name, iri, raw, expand)
     return attrs
 
 
-def _simple_instance(iri: str, raw: object, now: str) -> Instance | None:
+def _simple_instance(iri: str, raw: object) -> Instance | None:
     """The common shapes (a plain Property or Relationship) without the general parser.
 
     Returns None whenever the general rules must decide, so the result is identical.
@@ -176,23 +179,23 @@ def _simple_instance(iri: str, raw: object, now: str) -> Instance | None:
         value = raw.get("value")
         if value is None or value == "urn:ngsi-ld:null" or iri in _GEO_NAMES:
             return None
-        return {"type": "Property", "value": value, "createdAt": now, "modifiedAt": now}
+        return {"type": "Property", "value": value}
     if kind == "Relationship":
         target = raw.get("object")
         if type(target) is not str or not is_uri(target):
             return None
-        return {"type": "Relationship", "object": target, "createdAt": now, "modifiedAt": now}
+        return {"type": "Relationship", "object": target}
     return None
 
 
 def parse_attribute(
-    name: str, iri: str, raw: object, expand: Expand, *, now: str
+    name: str, iri: str, raw: object, expand: Expand
 ) -> list[Instance]:
     """One attribute: an instance or a list of instances with distinct datasetIds."""
     if isinstance(raw, list) and raw and all(isinstance(i, dict) and _is_instance(i) for i in raw):
-        instances = [parse_instance(name, iri, i, expand, now=now) for i in raw]
+        instances = [parse_instance(name, iri, i, expand) for i in raw]
     else:
-        instances = [parse_instance(name, iri, raw, expand, now=now)]
+        instances = [parse_instance(name, iri, raw, expand)]
     seen: set[str | None] = set()
     for inst in instances:
         ds = inst.get("datasetId")
@@ -214,13 +217,19 @@ def _is_null_attr(raw: object) -> bool:
 
 
 def _is_instance(raw: dict[str, Any]) -> bool:
-    return raw.get("type") in VALUE_MEMBER or any(m in raw for m in VALUE_MEMBER.values())
+    return _type_of(raw) in VALUE_MEMBER or any(m in raw for m in VALUE_MEMBER.values())
+
+
+def _type_of(raw: dict[str, Any]) -> str | None:
+    """The "type" member when it is a string (clients send anything)."""
+    kind = raw.get("type")
+    return kind if isinstance(kind, str) else None
 
 
 def _is_geometry(raw: object) -> bool:
     return (
         isinstance(raw, dict)
-        and raw.get("type") in _GEO_TYPES
+        and _type_of(raw) in _GEO_TYPES
         and ("coordinates" in raw or "geometries" in raw)
     )
 
@@ -250,7 +259,7 @@ def _infer_kind(name: str, raw: object, iri: str) -> tuple[str, dict[str, Any]]:
 
 
 def parse_instance(
-    name: str, iri: str, raw: object, expand: Expand, *, now: str, depth: int = 0
+    name: str, iri: str, raw: object, expand: Expand, *, depth: int = 0
 ) -> Instance:
     """One attribute instance in stored form, with its sub-attributes."""
     if depth > MAX_DEPTH:
@@ -280,10 +289,8 @@ def parse_instance(
         else:
             sub_iri = expand(check_name(key, where=f"sub-attribute name of {name!r}"))
             inst[sub_iri] = parse_instance(
-                f"{name}.{key}", sub_iri, val, expand, now=now, depth=depth + 1
+                f"{name}.{key}", sub_iri, val, expand, depth=depth + 1
             )
-    inst["createdAt"] = now
-    inst["modifiedAt"] = now
     return inst
 
 

@@ -29,6 +29,10 @@ An *instance* is a dict with the kind in "type" and the kind's value member:
 plus optional "observedAt", "unitCode", "datasetId", the system "createdAt" and
 "modifiedAt", and its sub-attributes: every other key is a sub-attribute IRI
 whose value is a single instance of the same shape (recursively).
+
+An instance without "createdAt"/"modifiedAt" was created with the entity and
+not changed since: both are the entity's "createdAt". Leaving them out keeps
+the common doc a third smaller.
 """
 
 from __future__ import annotations

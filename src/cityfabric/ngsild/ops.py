@@ -66,9 +66,8 @@ def replace(new: EntityDoc) -> Mutation:
     def mutate(cur: EntityDoc | None) -> EntityDoc:
         if cur is None:
             raise _missing(new["id"])
-        out = dict(new)
+        out = _renewed(new, cur)
         out.setdefault("type", cur["type"])
-        out["createdAt"] = cur["createdAt"]
         return out
 
     return mutate
@@ -81,13 +80,11 @@ def upsert(new: EntityDoc, mode: Literal["replace", "update"]) -> Mutation:
         if cur is None:
             return new
         if mode == "replace":
-            out = dict(new)
-            out["createdAt"] = cur["createdAt"]
-            return out
+            return _renewed(new, cur)
         doc = _copy(cur)
         _merge_types(doc, new)
         for iri, instances in new["attrs"].items():
-            doc["attrs"][iri] = put_instances(doc["attrs"].get(iri, []), instances)
+            put(doc, iri, instances, new["modifiedAt"])
         return _touch(doc, new["modifiedAt"])
 
     return mutate
@@ -113,12 +110,7 @@ def merge(patch: EntityDoc, now: str) -> Mutation:
             if not instances:
                 doc["attrs"].pop(iri, None)
                 continue
-            old = {i.get("datasetId"): i for i in doc["attrs"].get(iri, [])}
-            merged = [
-                merge_instance(old[i.get("datasetId")], i) if i.get("datasetId") in old else i
-                for i in instances
-            ]
-            doc["attrs"][iri] = put_instances(doc["attrs"].get(iri, []), merged)
+            put(doc, iri, instances, now, merge=True)
         return _touch(doc, now)
 
     return mutate
@@ -144,7 +136,7 @@ def append(
             if no_overwrite and any(i.get("datasetId") in have for i in instances):
                 outcome.not_updated.append((iri, "attribute exists and noOverwrite is set"))
                 continue
-            doc["attrs"][iri] = put_instances(existing, instances)
+            put(doc, iri, instances, now)
             outcome.updated.append(iri)
         return _touch(doc, now)
 
@@ -166,7 +158,7 @@ def update(
             if not existing or any(i.get("datasetId") not in have for i in instances):
                 outcome.not_updated.append((iri, "attribute (or its datasetId) does not exist"))
                 continue
-            doc["attrs"][iri] = put_instances(existing, instances)
+            put(doc, iri, instances, now)
             outcome.updated.append(iri)
         return _touch(doc, now)
 
@@ -185,9 +177,9 @@ def patch_attribute(
     def mutate(cur: EntityDoc | None) -> EntityDoc:
         if cur is None:
             raise _missing(entity_id)
-        old = _find(cur, iri, dataset_id)
+        new = make(_find(cur, iri, dataset_id))
         doc = _copy(cur)
-        doc["attrs"][iri] = put_instances(cur["attrs"][iri], [merge_instance(old, make(old))])
+        put(doc, iri, [new], now, merge=True)
         return _touch(doc, now)
 
     return mutate
@@ -201,7 +193,7 @@ def replace_attribute(entity_id: str, iri: str, new: Instance, now: str) -> Muta
             raise _missing(entity_id)
         _find(cur, iri, new.get("datasetId"))
         doc = _copy(cur)
-        doc["attrs"][iri] = put_instances(cur["attrs"][iri], [new])
+        put(doc, iri, [new], now)
         return _touch(doc, now)
 
     return mutate
@@ -241,32 +233,74 @@ def _find(doc: EntityDoc, iri: str, dataset_id: str | None) -> Instance:
     raise ResourceNotFound(f"entity {doc['id']} has no attribute {iri}{which}")
 
 
-def put_instances(existing: list[Instance], new: list[Instance]) -> list[Instance]:
-    """Replace instances with the same datasetId, keeping their createdAt; add the rest."""
-    out = list(existing)
+def put(doc: EntityDoc, iri: str, instances: list[Instance], now: str, *, merge: bool = False
+        ) -> None:
+    """Put instances of `iri` into `doc` (a copy) at time `now`.
+
+    The instance with the same datasetId is replaced (or merge-patched with
+    `merge`), keeping its createdAt; the others are added.
+    """
+    created = doc["createdAt"]
+    out = list(doc["attrs"].get(iri, []))
     index = {i.get("datasetId"): n for n, i in enumerate(out)}
-    for inst in new:
+    for new in instances:
+        inst = fresh(new, now, created)
         n = index.get(inst.get("datasetId"))
         if n is None:
             index[inst.get("datasetId")] = len(out)
             out.append(inst)
+        elif merge:
+            out[n] = merge_instance(out[n], inst, now)
         else:
-            if "createdAt" in out[n]:
-                inst = {**inst, "createdAt": out[n]["createdAt"]}
-            out[n] = inst
+            out[n] = _replaced(out[n], inst, now)
+    doc["attrs"][iri] = out
+
+
+def fresh(inst: Instance, now: str, created: str) -> Instance:
+    """An instance (and its sub-attributes) made at `now` in an entity created at `created`.
+
+    Timestamps equal to the entity's createdAt are left out (see model.py).
+    """
+    if now == created:
+        return inst
+    out = {k: (v if k in INSTANCE_KEYS else fresh(v, now, created)) for k, v in inst.items()}
+    out["createdAt"] = now
+    out["modifiedAt"] = now
     return out
 
 
-def merge_instance(old: Instance, new: Instance) -> Instance:
+def _replaced(old: Instance, new: Instance, now: str) -> Instance:
+    out = dict(new)
+    if "createdAt" in old:
+        out["createdAt"] = old["createdAt"]
+    else:
+        out.pop("createdAt", None)
+    out["modifiedAt"] = now
+    return out
+
+
+def _renewed(new: EntityDoc, cur: EntityDoc) -> EntityDoc:
+    """`new` replacing `cur`: same createdAt, every attribute instance made now."""
+    now, created = new["modifiedAt"], cur["createdAt"]
+    out = dict(new)
+    out["createdAt"] = created
+    out["attrs"] = {
+        iri: [fresh(i, now, created) for i in instances] for iri, instances in new["attrs"].items()
+    }
+    return out
+
+
+def merge_instance(old: Instance, new: Instance, now: str) -> Instance:
     """Merge-patch of one instance: new members win, sub-attributes merge recursively."""
     if old.get("type") != new.get("type"):
-        return new
+        return _replaced(old, new, now)
     out = copy.copy(old)
     for key, value in new.items():
         if key == "createdAt":
             continue
         if key not in INSTANCE_KEYS and isinstance(old.get(key), dict):
-            out[key] = merge_instance(old[key], value)
+            out[key] = merge_instance(old[key], value, now)
         else:
             out[key] = value
+    out["modifiedAt"] = now
     return out

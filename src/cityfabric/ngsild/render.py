@@ -50,39 +50,48 @@ def render_entity(doc: EntityDoc, compact: Compact, view: View) -> dict[str, Any
     for iri, instances in doc["attrs"].items():
         if (view.attrs is not None and iri not in view.attrs) or iri in view.omit:
             continue
-        rendered = [render_instance(i, compact, view) for i in instances]
+        rendered = [render_instance(i, compact, view, doc["createdAt"]) for i in instances]
         out[compact(iri)] = rendered[0] if len(rendered) == 1 else rendered
     return out
 
 
-def render_instance(inst: Instance, compact: Compact, view: View) -> Any:
-    """One attribute instance in the view's representation."""
-    kind = inst["type"]
+_VERBATIM = frozenset(
+    {"type", "value", "object", "languageMap", "valueList", "json", "observedAt", "unitCode",
+     "datasetId"}
+)
+
+
+def render_instance(inst: Instance, compact: Compact, view: View, created: str) -> Any:
+    """One attribute instance in the view's representation.
+
+    `created` is the entity's createdAt, the default of the instance's
+    timestamps (see model.py).
+    """
     if view.format == "keyValues":
         return _simplified(inst, compact, view.lang)
-    out: dict[str, Any] = {"type": kind}
-    member = VALUE_MEMBER[kind]
-    value = _value_out(kind, inst[member], compact)
-    if kind == "LanguageProperty" and view.lang is not None:
-        text, tag = pick_language(inst[member], view.lang)
-        out = {"type": "Property", "value": text, "lang": tag}
-    else:
-        out[member] = value
-    if "objectType" in inst:
-        out["objectType"] = _vocab_out(inst["objectType"], compact)
-    for key in _META_OUT:
-        if key in inst:
-            out[key] = inst[key]
+    if view.lang is not None and inst["type"] == "LanguageProperty":
+        text, tag = pick_language(inst["languageMap"], view.lang)
+        return _finish({"type": "Property", "value": text, "lang": tag}, view)
+    out: dict[str, Any] = {}
+    for key, value in inst.items():
+        if key in _VERBATIM:
+            out[key] = value
+        elif key in _SYS:
+            pass
+        elif key == "objectList":
+            out[key] = [{"object": o} for o in value]
+        elif key in ("vocab", "objectType"):
+            out[key] = _vocab_out(value, compact)
+        else:  # a sub-attribute
+            out[compact(key)] = render_instance(value, compact, view, created)
     if view.sys_attrs:
-        for key in _SYS:
-            if key in inst:
-                out[key] = inst[key]
-    for key, sub in inst.items():
-        if key not in INSTANCE_KEYS:
-            out[compact(key)] = render_instance(sub, compact, view)
-    if view.format == "concise":
-        return _concise(out)
-    return out
+        out["createdAt"] = inst.get("createdAt", created)
+        out["modifiedAt"] = inst.get("modifiedAt", created)
+    return _finish(out, view)
+
+
+def _finish(out: dict[str, Any], view: View) -> Any:
+    return _concise(out) if view.format == "concise" else out
 
 
 def _concise(attr: dict[str, Any]) -> Any:

@@ -111,16 +111,16 @@ class EntityService:
             for k, v in full.items()
             if k not in ("id", "type", "scope", "@context", "createdAt", "modifiedAt")
         }
-        doc["attrs"] = parse_attributes(rest, ctx.expand, now=now, allow_null=True)
+        doc["attrs"] = parse_attributes(rest, ctx.expand, allow_null=True)
         return doc
 
-    def _attrs(self, body: object, ctx: Names, now: str) -> dict[str, list[Instance]]:
+    def _attrs(self, body: object, ctx: Names) -> dict[str, list[Instance]]:
         if not isinstance(body, dict):
             raise BadRequestData("the payload must be a JSON object of attributes")
         fragment = {k: v for k, v in body.items() if k not in ("@context", "id", "type")}
         if not fragment:
             raise BadRequestData("the payload has no attributes")
-        return parse_attributes(fragment, ctx.expand, now=now)
+        return parse_attributes(fragment, ctx.expand)
 
     async def append(
         self, tenant: str, entity_id: str, body: object, ctx: Names, *, no_overwrite: bool
@@ -129,7 +129,7 @@ class EntityService:
         now = now_iso()
         outcome = ops.AttrOutcome()
         mutation = ops.append(
-            entity_id, self._attrs(body, ctx, now), now, no_overwrite=no_overwrite, outcome=outcome
+            entity_id, self._attrs(body, ctx), now, no_overwrite=no_overwrite, outcome=outcome
         )
         await self._one(tenant, entity_id, mutation)
         return outcome
@@ -143,7 +143,7 @@ class EntityService:
         await self._one(
             tenant,
             entity_id,
-            ops.update(entity_id, self._attrs(body, ctx, now), now, outcome=outcome),
+            ops.update(entity_id, self._attrs(body, ctx), now, outcome=outcome),
         )
         return outcome
 
@@ -168,7 +168,7 @@ class EntityService:
             if member not in raw and kind == old["type"]:
                 raw["type"] = old["type"]
                 raw[member] = old[VALUE_MEMBER[old["type"]]]
-            return parse_instance(name, iri, raw, ctx.expand, now=now)
+            return parse_instance(name, iri, raw, ctx.expand)
 
         await self._one(
             tenant, entity_id, ops.patch_attribute(entity_id, iri, make, dataset_id, now)
@@ -184,7 +184,7 @@ class EntityService:
             raise BadRequestData("the payload must be a JSON object (an attribute)")
         raw = {k: v for k, v in body.items() if k != "@context"}
         now = now_iso()
-        inst = parse_instance(name, iri, raw, ctx.expand, now=now)
+        inst = parse_instance(name, iri, raw, ctx.expand)
         await self._one(tenant, entity_id, ops.replace_attribute(entity_id, iri, inst, now))
 
     async def delete_attribute(

@@ -147,7 +147,41 @@ def regex_condition(pattern: object, params: Params) -> str:
 
 
 def comparison_sql(term: Comparison, params: Params) -> str:
-    """SQL for one comparison term."""
+    """SQL for one comparison term (with a fast path for plain scalar Properties)."""
+    general = _general_comparison_sql(term, params)
+    fast = _scalar_condition(term, params)
+    if fast is None:
+        return general
+    return f"(CASE WHEN {fast[0]} THEN {fast[1]} ELSE {general} END)"
+
+
+def _scalar_condition(term: Comparison, params: Params) -> tuple[str, str] | None:
+    """(when, then) for the common case: one instance whose value is a JSON scalar.
+
+    Such an instance is a Property (every other kind keeps its value elsewhere or
+    as an object), so its only candidate value is that scalar and reading it with
+    json_extract, which reuses the doc's parse, gives the general answer.
+    """
+    lit, path = term.value, term.path
+    if term.op not in SQL_OPS or path.sub or path.members:
+        return None
+    if isinstance(lit, bool) or not isinstance(lit, str | int | float):
+        return None
+    instances = params.bind(attr_path(path.attr))
+    value = params.bind(attr_path(path.attr) + '[0]."value"')
+    when = (
+        f"json_array_length(e.doc, {instances}) = 1 AND json_type(e.doc, {value})"
+        " IN ('text', 'integer', 'real', 'true', 'false')"
+    )
+    types = "('text')" if isinstance(lit, str) else "('integer', 'real')"
+    then = (
+        f"(json_type(e.doc, {value}) IN {types}"
+        f" AND json_extract(e.doc, {value}) {SQL_OPS[term.op]} {params.bind(lit)})"
+    )
+    return when, then
+
+
+def _general_comparison_sql(term: Comparison, params: Params) -> str:
     where = target(term.path, params)
     if term.op in ("~=", "!~="):
         cond = regex_condition(term.value, params)

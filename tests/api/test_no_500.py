@@ -1,0 +1,95 @@
+"""No input yields a 500: random bodies, fragments and query strings against every endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.api.test_entities import B, lamp
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+names = st.sampled_from(["powerState", "location", "id", "type", "x", "@context", "a b", ""])
+kinds = st.sampled_from(
+    ["Property", "GeoProperty", "Relationship", "LanguageProperty", "ListProperty",
+     "ListRelationship", "JsonProperty", "VocabProperty", "Nope"]
+)
+members = st.sampled_from(
+    ["value", "object", "languageMap", "valueList", "objectList", "json", "vocab",
+     "observedAt", "unitCode", "datasetId", "objectType", "sub"]
+)
+attribute = st.fixed_dictionaries({"type": kinds}) | st.dictionaries(members, json_values,
+                                                                      max_size=4)
+fragment = st.dictionaries(names, attribute | json_values, max_size=4)
+entity = st.builds(
+    lambda extra, id_, type_: {**extra, "id": id_, "type": type_},
+    fragment,
+    st.sampled_from(["urn:ngsi-ld:T:1", "bad id", 5, None]),
+    st.sampled_from(["T", ["T", "U"], "", 3, None]),
+)
+query_text = st.lists(
+    st.sampled_from([*'abcxyz019.;|()[]=!<>~",:/#+- ', "..", "==", "urn:", "powerState"]),
+    max_size=20,
+).map("".join)
+geo_text = st.sampled_from(
+    ["near;maxDistance==10", "near", "within", "bogus", "near;minDistance==-1", ""]
+)
+
+FAST = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def ok(r: Any) -> None:
+    assert r.status_code < 500, (r.status_code, r.text)
+    if r.status_code >= 400:
+        assert r.json()["type"].startswith("https://uri.etsi.org/ngsi-ld/errors/")
+
+
+@FAST
+@given(body=entity | json_values)
+def test_create_any_body(client: TestClient, body: Any) -> None:
+    ok(client.post(f"{B}/entities", json=body))
+    ok(client.post(f"{B}/entityOperations/upsert", json=[body]))
+
+
+@FAST
+@given(body=fragment | json_values, attr=names)
+def test_update_any_fragment(client: TestClient, body: Any, attr: str) -> None:
+    client.post(f"{B}/entities", json=lamp(1))
+    url = f"{B}/entities/urn:ngsi-ld:Streetlight:1"
+    ok(client.patch(url, json=body))
+    ok(client.post(f"{url}/attrs", json=body))
+    ok(client.patch(f"{url}/attrs", json=body))
+    ok(client.put(url, json=body))
+    if attr:
+        ok(client.patch(f"{url}/attrs/{attr}", json=body))
+        ok(client.put(f"{url}/attrs/{attr}", json=body))
+    ok(client.post(f"{B}/entityOperations/merge", json=[body]))
+
+
+@FAST
+@given(q=query_text, t=query_text, scope=query_text, georel=geo_text, coords=query_text)
+def test_any_query(client: TestClient, q: str, t: str, scope: str, georel: str,
+                   coords: str) -> None:
+    client.post(f"{B}/entities", json=lamp(1))
+    ok(client.get(f"{B}/entities", params={"type": t or "T", "q": q}))
+    ok(client.get(f"{B}/entities", params={"type": "T", "scopeQ": scope}))
+    ok(client.get(f"{B}/entities", params={"type": "T", "georel": georel, "geometry": "Point",
+                                          "coordinates": coords}))
+    ok(client.post(f"{B}/entityOperations/query",
+                   json={"type": "Query", "q": q, "entities": [{"type": t}]}))
+
+
+@FAST
+@given(body=json_values)
+def test_query_body_and_contexts(client: TestClient, body: Any) -> None:
+    ok(client.post(f"{B}/entityOperations/query", json=body))
+    ok(client.post(f"{B}/jsonldContexts", json=body))
+    ok(client.post(f"{B}/entityOperations/delete", json=body))
