@@ -9,20 +9,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityfabric.api.entities import service
-from cityfabric.api.request import answer, context_of, response_mode, tenant_of
+from cityfabric.api.request import Mode, answer, context_of, response_mode, tenant_of
+from cityfabric.ngsild.context import ActiveContext
 from cityfabric.ngsild.errors import ResourceNotFound
+from cityfabric.store.base import AttributeSummary, TypeSummary
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["discovery"])
 
 
+async def _negotiate(request: Request) -> tuple[ActiveContext, Mode]:
+    return await context_of(request), response_mode(request)
+
+
+async def _types(request: Request) -> list[TypeSummary]:
+    svc, tenant = service(request), tenant_of(request)
+    await svc.check_tenant(tenant)
+    return await svc.store.type_summaries(tenant)
+
+
+async def _attributes(request: Request) -> list[AttributeSummary]:
+    svc, tenant = service(request), tenant_of(request)
+    await svc.check_tenant(tenant)
+    return await svc.store.attribute_summaries(tenant)
+
+
 @router.get("/types", summary="Available entity types")
 async def list_types(request: Request, details: bool = False) -> Response:
-    ctx = await context_of(request)
-    mode = response_mode(request)
-    svc = service(request)
-    tenant = tenant_of(request)
-    await svc.check_tenant(tenant)
-    summaries = await svc.store.type_summaries(tenant)
+    ctx, mode = await _negotiate(request)
+    summaries = await _types(request)
     if details:
         body: object = [
             {
@@ -44,13 +58,9 @@ async def list_types(request: Request, details: bool = False) -> Response:
 
 @router.get("/types/{type_name}", summary="Details of one entity type")
 async def type_info(request: Request, type_name: str) -> Response:
-    ctx = await context_of(request)
-    mode = response_mode(request)
-    svc = service(request)
-    tenant = tenant_of(request)
-    await svc.check_tenant(tenant)
+    ctx, mode = await _negotiate(request)
     iri = ctx.expand(type_name)
-    for s in await svc.store.type_summaries(tenant):
+    for s in await _types(request):
         if s.type == iri:
             body = {
                 "id": iri,
@@ -73,12 +83,8 @@ async def type_info(request: Request, type_name: str) -> Response:
 
 @router.get("/attributes", summary="Available attributes")
 async def list_attributes(request: Request, details: bool = False) -> Response:
-    ctx = await context_of(request)
-    mode = response_mode(request)
-    svc = service(request)
-    tenant = tenant_of(request)
-    await svc.check_tenant(tenant)
-    summaries = await svc.store.attribute_summaries(tenant)
+    ctx, mode = await _negotiate(request)
+    summaries = await _attributes(request)
     if details:
         body: object = [
             {
@@ -100,13 +106,9 @@ async def list_attributes(request: Request, details: bool = False) -> Response:
 
 @router.get("/attributes/{attr_name}", summary="Details of one attribute")
 async def attribute_info(request: Request, attr_name: str) -> Response:
-    ctx = await context_of(request)
-    mode = response_mode(request)
-    svc = service(request)
-    tenant = tenant_of(request)
-    await svc.check_tenant(tenant)
+    ctx, mode = await _negotiate(request)
     iri = ctx.expand(attr_name)
-    for s in await svc.store.attribute_summaries(tenant):
+    for s in await _attributes(request):
         if s.name == iri:
             body = {
                 "id": iri,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cityfabric.ngsild.errors import BadRequestData
-from cityfabric.ngsild.geo import validate_geometry
+from cityfabric.ngsild.geo import QUERY_GEOMETRIES, validate_geometry
 from cityfabric.ngsild.model import (
     LOCATION,
     OBSERVATION_SPACE,
@@ -41,17 +41,7 @@ _GEO_NAMES = frozenset({LOCATION, OBSERVATION_SPACE, OPERATION_SPACE})
 _ENTITY_MEMBERS = frozenset({"id", "type", "scope", "@context", "createdAt", "modifiedAt"})
 # members of an attribute in a payload that are neither its value nor sub-attributes
 _IGNORED_INPUT = frozenset({"createdAt", "modifiedAt", "deletedAt", "instanceId", "lang"})
-_GEO_TYPES = frozenset(
-    {
-        "Point",
-        "MultiPoint",
-        "LineString",
-        "MultiLineString",
-        "Polygon",
-        "MultiPolygon",
-        "GeometryCollection",
-    }
-)
+_GEO_TYPES = frozenset({*QUERY_GEOMETRIES, "GeometryCollection"})
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -188,9 +178,7 @@ def _simple_instance(iri: str, raw: object) -> Instance | None:
     return None
 
 
-def parse_attribute(
-    name: str, iri: str, raw: object, expand: Expand
-) -> list[Instance]:
+def parse_attribute(name: str, iri: str, raw: object, expand: Expand) -> list[Instance]:
     """One attribute: an instance or a list of instances with distinct datasetIds."""
     if isinstance(raw, list) and raw and all(isinstance(i, dict) and _is_instance(i) for i in raw):
         instances = [parse_instance(name, iri, i, expand) for i in raw]
@@ -258,9 +246,7 @@ def _infer_kind(name: str, raw: object, iri: str) -> tuple[str, dict[str, Any]]:
     return "Property", {"value": raw}
 
 
-def parse_instance(
-    name: str, iri: str, raw: object, expand: Expand, *, depth: int = 0
-) -> Instance:
+def parse_instance(name: str, iri: str, raw: object, expand: Expand, *, depth: int = 0) -> Instance:
     """One attribute instance in stored form, with its sub-attributes."""
     if depth > MAX_DEPTH:
         raise BadRequestData(f"attribute {name!r} nests sub-attributes deeper than {MAX_DEPTH}")
@@ -288,9 +274,7 @@ def parse_instance(
             raise BadRequestData(f"{kind} {name!r} cannot also have a {key!r} member")
         else:
             sub_iri = expand(check_name(key, where=f"sub-attribute name of {name!r}"))
-            inst[sub_iri] = parse_instance(
-                f"{name}.{key}", sub_iri, val, expand, depth=depth + 1
-            )
+            inst[sub_iri] = parse_instance(f"{name}.{key}", sub_iri, val, expand, depth=depth + 1)
     return inst
 
 
