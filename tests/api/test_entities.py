@@ -395,3 +395,14 @@ def test_system_timestamps_follow_changes(client: TestClient) -> None:
     replaced = client.get(url, params={"options": "sysAttrs"}).json()
     assert replaced["createdAt"] == created
     assert replaced["powerState"]["createdAt"] > got["powerState"]["modifiedAt"]
+
+
+def test_smart_data_models_contexts_ship_with_the_package(tmp_path: Any) -> None:
+    from cityfabric.app import create_app
+    from cityfabric.config import Settings
+
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as bare:
+        r = bare.post(f"{B}/entities", json=lamp(1), headers=link(STREETLIGHT_CTX))
+        assert r.status_code == 201, r.text
+        got = bare.get(f"{B}/entities/urn:ngsi-ld:Streetlight:1").json()
+        assert "https://smartdatamodels.org/dataModel.Streetlighting/powerState" in got

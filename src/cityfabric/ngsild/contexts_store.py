@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final
 
@@ -94,6 +95,11 @@ def hosted_id(url: str) -> str | None:
     return tail if sep and tail and "/" not in tail else None
 
 
+def shipped_contexts() -> Path:
+    """The folder of @contexts shipped in the package (Smart Data Models domains)."""
+    return Path(str(files("cityfabric") / "data" / "contexts"))
+
+
 class ContextRegistry:
     """Resolves request @contexts (cached) and manages the stored @contexts."""
 
@@ -109,7 +115,10 @@ class ContextRegistry:
         self.fetch_timeout = fetch_timeout
         self.max_bytes = max_bytes
         self.max_cached = max_cached
-        self._cache_index = load_cache_index(cache_dir) if cache_dir is not None else {}
+        # the Smart Data Models contexts ship with the package; a user folder wins
+        self._cache_index = load_cache_index(shipped_contexts())
+        if cache_dir is not None:
+            self._cache_index.update(load_cache_index(cache_dir))
         self._hosted_dir = hosted_dir
         self._entries: dict[str, StoredContext] = {}  # localId -> entry (all kinds but core)
         self._by_url: dict[str, str] = {}  # origin URL -> localId of Cached entries
