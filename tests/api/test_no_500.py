@@ -10,23 +10,53 @@ from hypothesis import strategies as st
 
 from tests.api.test_entities import B, lamp
 
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 names = st.sampled_from(["powerState", "location", "id", "type", "x", "@context", "a b", ""])
 kinds = st.sampled_from(
-    ["Property", "GeoProperty", "Relationship", "LanguageProperty", "ListProperty",
-     "ListRelationship", "JsonProperty", "VocabProperty", "Nope"]
+    [
+        "Property",
+        "GeoProperty",
+        "Relationship",
+        "LanguageProperty",
+        "ListProperty",
+        "ListRelationship",
+        "JsonProperty",
+        "VocabProperty",
+        "Nope",
+    ]
 )
 members = st.sampled_from(
-    ["value", "object", "languageMap", "valueList", "objectList", "json", "vocab",
-     "observedAt", "unitCode", "datasetId", "objectType", "sub"]
+    [
+        "value",
+        "object",
+        "languageMap",
+        "valueList",
+        "objectList",
+        "json",
+        "vocab",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+        "objectType",
+        "sub",
+    ]
 )
-attribute = st.fixed_dictionaries({"type": kinds}) | st.dictionaries(members, json_values,
-                                                                      max_size=4)
+attribute = st.fixed_dictionaries({"type": kinds}) | st.dictionaries(
+    members, json_values, max_size=4
+)
 fragment = st.dictionaries(names, attribute | json_values, max_size=4)
 entity = st.builds(
     lambda extra, id_, type_: {**extra, "id": id_, "type": type_},
@@ -42,8 +72,9 @@ geo_text = st.sampled_from(
     ["near;maxDistance==10", "near", "within", "bogus", "near;minDistance==-1", ""]
 )
 
-FAST = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def ok(r: Any) -> None:
@@ -76,15 +107,23 @@ def test_update_any_fragment(client: TestClient, body: Any, attr: str) -> None:
 
 @FAST
 @given(q=query_text, t=query_text, scope=query_text, georel=geo_text, coords=query_text)
-def test_any_query(client: TestClient, q: str, t: str, scope: str, georel: str,
-                   coords: str) -> None:
+def test_any_query(
+    client: TestClient, q: str, t: str, scope: str, georel: str, coords: str
+) -> None:
     client.post(f"{B}/entities", json=lamp(1))
     ok(client.get(f"{B}/entities", params={"type": t or "T", "q": q}))
     ok(client.get(f"{B}/entities", params={"type": "T", "scopeQ": scope}))
-    ok(client.get(f"{B}/entities", params={"type": "T", "georel": georel, "geometry": "Point",
-                                          "coordinates": coords}))
-    ok(client.post(f"{B}/entityOperations/query",
-                   json={"type": "Query", "q": q, "entities": [{"type": t}]}))
+    ok(
+        client.get(
+            f"{B}/entities",
+            params={"type": "T", "georel": georel, "geometry": "Point", "coordinates": coords},
+        )
+    )
+    ok(
+        client.post(
+            f"{B}/entityOperations/query", json={"type": "Query", "q": q, "entities": [{"type": t}]}
+        )
+    )
 
 
 @FAST

@@ -233,8 +233,9 @@ def _find(doc: EntityDoc, iri: str, dataset_id: str | None) -> Instance:
     raise ResourceNotFound(f"entity {doc['id']} has no attribute {iri}{which}")
 
 
-def put(doc: EntityDoc, iri: str, instances: list[Instance], now: str, *, merge: bool = False
-        ) -> None:
+def put(
+    doc: EntityDoc, iri: str, instances: list[Instance], now: str, *, merge: bool = False
+) -> None:
     """Put instances of `iri` into `doc` (a copy) at time `now`.
 
     The instance with the same datasetId is replaced (or merge-patched with

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from cityfabric.ngsild.model import INSTANCE_KEYS, LOCATION, VALUE_MEMBER, EntityDoc, Instance
+from cityfabric.ngsild.model import LOCATION, VALUE_MEMBER, EntityDoc, Instance
 
 Compact = Callable[[str], str]
 Format = Literal["normalized", "concise", "keyValues"]
@@ -56,8 +56,17 @@ def render_entity(doc: EntityDoc, compact: Compact, view: View) -> dict[str, Any
 
 
 _VERBATIM = frozenset(
-    {"type", "value", "object", "languageMap", "valueList", "json", "observedAt", "unitCode",
-     "datasetId"}
+    {
+        "type",
+        "value",
+        "object",
+        "languageMap",
+        "valueList",
+        "json",
+        "observedAt",
+        "unitCode",
+        "datasetId",
+    }
 )
 
 
