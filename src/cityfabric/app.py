@@ -36,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="An ETSI NGSI-LD context broker for a city's digital twin",
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry bridge checks for a provider on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.store = store
