@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from cityfabric import __version__
 from cityfabric.api import batch, discovery, entities, health, jsonld_contexts, problems
+from cityfabric.api.direct import direct_routes
 from cityfabric.config import Settings
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.service import EntityService
@@ -50,4 +51,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for module in (entities, batch, discovery, jsonld_contexts, health):
         app.include_router(module.router)
+    app.router.routes[:0] = direct_routes(app.routes)
     return app

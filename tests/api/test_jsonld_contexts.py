@@ -11,6 +11,7 @@ import pytest
 from starlette.responses import JSONResponse
 
 from cityfabric.api.jsonld_contexts import router
+from cityfabric.config import Settings
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.errors import NgsiLdError
 from cityfabric.ngsild.model import CORE_CONTEXT_URL
@@ -23,6 +24,7 @@ def make_app(hosted_dir: Path) -> fastapi.FastAPI:
     app = fastapi.FastAPI()
     app.include_router(router)
     app.state.contexts = ContextRegistry(None, hosted_dir)
+    app.state.settings = Settings()
 
     async def problem(request: fastapi.Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, NgsiLdError)

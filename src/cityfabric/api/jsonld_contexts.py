@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import fastapi
-import orjson
 from starlette.responses import Response
 
+from cityfabric.api.request import read_json
 from cityfabric.api.responses import JSON_LD, json_response, no_content
 from cityfabric.ngsild.context import HOSTED_PATH
 from cityfabric.ngsild.contexts_store import ContextRegistry
-from cityfabric.ngsild.errors import BadRequestData, InvalidRequest
+from cityfabric.ngsild.errors import BadRequestData
 
 router = fastapi.APIRouter()
 
@@ -35,10 +35,7 @@ def _base_url(request: fastapi.Request) -> str:
 @router.post("/ngsi-ld/v1/jsonldContexts", status_code=201)
 async def add_context(request: fastapi.Request) -> Response:
     """Host a @context document given by the client (5.13.2)."""
-    try:
-        document = orjson.loads(await request.body())
-    except orjson.JSONDecodeError as err:
-        raise InvalidRequest(f"the body is not valid JSON: {err}") from err
+    document = await read_json(request)
     local_id = _registry(request).add_hosted(document)
     return Response(status_code=201, headers={"Location": HOSTED_PATH + local_id})
 
