@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cityfabric.ngsild.errors import BadRequestData
-from cityfabric.ngsild.geo import QUERY_GEOMETRIES, validate_geometry
+from cityfabric.ngsild.geojson import QUERY_GEOMETRIES, validate_geometry
 from cityfabric.ngsild.model import (
     LOCATION,
     OBSERVATION_SPACE,
