@@ -49,10 +49,14 @@ class BatchResult:
 class EntityService:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._tenants: set[str] = set()  # known to exist; tenants are never removed
 
     async def check_tenant(self, tenant: str) -> None:
+        if tenant in self._tenants:
+            return
         if not await self.store.tenant_exists(tenant):
             raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+        self._tenants.add(tenant)
 
     async def _one(self, tenant: str, entity_id: str, mutation: Mutation) -> WriteResult:
         result = (await self.store.apply(tenant, [(entity_id, mutation)]))[0]
