@@ -41,6 +41,7 @@ from cityfabric.ngsild.query import (
     UriLit,
     ValueList,
 )
+from cityfabric.ngsild.regex import compile_regex
 
 # Names (GS CIM 009 clause 4.6.2): a letter then letters, digits or `_`,
 # optionally behind a `prefix:`; prefixes may hold `-` (`ngsi-ld:`).
@@ -377,7 +378,7 @@ def _regex(cur: Cursor, op: str) -> str:
     if len(pattern) > MAX_REGEX_LENGTH:
         raise cur.error(f"regular expression longer than {MAX_REGEX_LENGTH} characters", begin)
     try:
-        re.compile(pattern)
+        compile_regex(pattern)
     except (re.error, RecursionError, OverflowError, ValueError) as err:
         raise cur.error(f"invalid regular expression ({err})", begin) from err
     return pattern

@@ -24,6 +24,7 @@ from cityfabric.ngsild.query import (
     parse_scope_q,
     parse_types,
 )
+from cityfabric.ngsild.regex import compile_regex
 from cityfabric.store.base import EntityQuery
 
 MAX_LIMIT = 1000  # largest page a query may ask for
@@ -101,7 +102,7 @@ def _id_pattern(text: str | None) -> str | None:
     if len(text) > MAX_ID_PATTERN:
         raise BadRequestData(f"idPattern is longer than {MAX_ID_PATTERN} characters")
     try:
-        re.compile(text)
+        compile_regex(text)
     except re.error as err:
         raise BadRequestData(f"idPattern is not a valid regular expression: {err}") from None
     return text

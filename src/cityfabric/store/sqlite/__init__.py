@@ -1,4 +1,4 @@
-"""The embedded SQLite engine: WAL, one group-committing writer thread, pooled readers."""
+"""The embedded SQLite engine: WAL, a group-committing writer, a checkpointer, pooled readers."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ exact geo predicate of a running query, looked up by a token in
 from __future__ import annotations
 
 import itertools
-import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -20,13 +19,12 @@ from typing import Any
 
 import orjson
 
+from cityfabric.ngsild.regex import compile_regex
+
 GeoPredicate = Callable[[dict[str, Any]], bool]
 
 
-@lru_cache(maxsize=512)
-def compiled(pattern: str) -> re.Pattern[str]:
-    """A cached compiled regular expression (raises re.error when invalid)."""
-    return re.compile(pattern)
+compiled = compile_regex
 
 
 def regexp(pattern: object, text: object) -> bool | None:

@@ -1,7 +1,9 @@
 """`SqliteStore`: the embedded default engine of the `Store` protocol.
 
-WAL mode, one writer thread with group commit (`writer.py`), and a small
-pool of reader threads, each with its own connection, for reads.
+WAL mode, one writer thread with group commit (`writer.py`), a checkpoint
+thread that keeps WAL checkpoints out of the writer's commits
+(`checkpoint.py`), and a small pool of reader threads, each with its own
+connection, for reads.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from cityfabric.store.base import (
     WriteResult,
 )
 from cityfabric.store.sqlite import funcs, schema, summaries
+from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.sqlq import GEO_TOKEN, CompiledQuery, compile_query
 from cityfabric.store.sqlite.writer import Job, Writer
 
@@ -68,7 +71,8 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = await _in_own_thread(self._connect)
         await _in_own_thread(lambda: schema.migrate(conn))
-        self._writer = Writer(conn, max_group=self._max_group)
+        checkpointer = Checkpointer(await _in_own_thread(self._connect))
+        self._writer = Writer(conn, checkpointer, max_group=self._max_group)
         self._writer.start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityfabric-sqlite-read")
 

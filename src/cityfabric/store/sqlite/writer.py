@@ -3,6 +3,14 @@
 The thread takes the first queued job, drains whatever else is queued (up to
 `max_group` ops), runs them all in one `BEGIN IMMEDIATE ... COMMIT` and only
 after COMMIT resolves each caller's future on its event loop.
+
+The write connection never checkpoints the WAL in its COMMITs
+(`wal_autocheckpoint = 0`): after each COMMIT the writer notifies the
+`Checkpointer` (`checkpoint.py`), whose own thread and connection copy the WAL
+into the database file while the writer goes on with the next group. Only when
+the checkpointer reports the WAL too long under sustained load does the writer
+run one short passive checkpoint before its BEGIN, so that SQLite rewinds the
+WAL.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 
 from cityfabric.ngsild.errors import InternalError
 from cityfabric.store.base import Mutation, WriteResult
+from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
 
 log = logging.getLogger(__name__)
@@ -32,13 +41,19 @@ class Job:
 
 
 _STOP = object()
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to when rewound
 
 
 class Writer:
     """Owns the write connection and the thread that uses it."""
 
-    def __init__(self, conn: sqlite3.Connection, *, max_group: int) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, checkpointer: Checkpointer, *, max_group: int
+    ) -> None:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
+        conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         self._conn = conn
+        self._checkpointer = checkpointer
         self._max_group = max_group
         self._queue: queue.Queue[Job | object] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="cityfabric-sqlite-writer")
@@ -46,9 +61,11 @@ class Writer:
             name: tid for tid, name in conn.execute("SELECT tid, name FROM tenants")
         }
         self.commits = 0  # transactions committed, for tests and stats
+        self.rewinds = 0  # passive checkpoints run by the writer to rewind the WAL
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Start the writer and checkpoint threads."""
+        self._checkpointer.start()
         self._thread.start()
 
     def submit(self, job: Job) -> None:
@@ -56,9 +73,11 @@ class Writer:
         self._queue.put(job)
 
     def stop(self) -> None:
-        """Finish every queued job, then stop the thread (blocking)."""
+        """Finish every queued job, stop both threads and close their connections (blocking)."""
         self._queue.put(_STOP)
         self._thread.join()
+        self._checkpointer.stop()
+        self._conn.close()
 
     def _run(self) -> None:
         stopping = False
@@ -84,9 +103,12 @@ class Writer:
         return jobs, False
 
     def _commit_group(self, jobs: list[Job]) -> None:
+        if self._checkpointer.rewind_due:
+            self._rewind()
         group = Group(self._conn, self.tids)
         try:
             self._conn.execute("BEGIN IMMEDIATE")
+            group.preload([(job.tenant, job.ops) for job in jobs])
             results = [group.run(job.tenant, job.ops) for job in jobs]
             group.write()
             self._conn.execute("COMMIT")
@@ -96,25 +118,43 @@ class Writer:
                 with contextlib.suppress(sqlite3.Error):  # the error is reported to callers
                     self._conn.execute("ROLLBACK")
             failure = InternalError(f"the write could not be committed: {err}")
-            for job in jobs:
-                _resolve(job, exception=failure)
+            _resolve([(job, None, failure) for job in jobs])
             return
         self.commits += 1
         self.tids.update(group.tids)
-        for job, job_results in zip(jobs, results, strict=True):
-            _resolve(job, results=job_results)
+        _resolve([(job, job_results, None) for job, job_results in zip(jobs, results, strict=True)])
+        self._checkpointer.notify()
 
-
-def _resolve(
-    job: Job, *, results: list[WriteResult] | None = None, exception: Exception | None = None
-) -> None:
-    def settle() -> None:
-        if job.future.done():
+    def _rewind(self) -> None:
+        """Copy the last frames, so the next transaction starts on a fully copied WAL."""
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            log.warning("wal_checkpoint(PASSIVE) in the writer failed", exc_info=True)
             return
+        if not busy:  # otherwise the checkpointer is at it: try again before the next group
+            self._checkpointer.rewind_due = False
+            self.rewinds += 1
+
+
+Settlement = tuple[Job, list[WriteResult] | None, Exception | None]
+
+
+def _resolve(settlements: list[Settlement]) -> None:
+    """Settle the futures: one wake-up per event loop, however many jobs it waits for."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Settlement]] = {}
+    for settlement in settlements:
+        by_loop.setdefault(settlement[0].loop, []).append(settlement)
+    for loop, batch in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, batch)
+
+
+def _settle(batch: list[Settlement]) -> None:
+    for job, results, exception in batch:
+        if job.future.done():
+            continue
         if exception is not None:
             job.future.set_exception(exception)
         else:
             job.future.set_result(results or [])
-
-    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
-        job.loop.call_soon_threadsafe(settle)
