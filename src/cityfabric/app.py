@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from cityfabric import __version__
 from cityfabric.api import batch, discovery, entities, health, jsonld_contexts, problems
 from cityfabric.api.direct import direct_routes
-from cityfabric.config import Settings
+from cityfabric.config import Settings, from_env
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.service import EntityService
 from cityfabric.store.sqlite import SqliteStore
@@ -53,3 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.router.routes[:0] = direct_routes(app.routes)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for `uvicorn --factory` worker processes, configured by CITYFABRIC_* variables."""
+    return create_app(from_env())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from cityfabric.config import from_env
+from cityfabric.config import ENV_PREFIX, from_env, to_env
 
 app = typer.Typer(help="CityFabric: an open urban digital platform.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -24,31 +25,46 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _option(name: str, text: str) -> Any:
+    return typer.Option(help=text, envvar=ENV_PREFIX + name.upper(), show_envvar=True)
+
+
 @app.command()
 def run(
-    host: Annotated[str | None, typer.Option(help="address to bind [env CITYFABRIC_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="port [env CITYFABRIC_PORT]")] = None,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="folder of the store [env CITYFABRIC_DATA_DIR]")
-    ] = None,
+    host: Annotated[str | None, _option("host", "address to bind")] = None,
+    port: Annotated[int | None, _option("port", "TCP port")] = None,
+    data_dir: Annotated[Path | None, _option("data_dir", "folder of the store")] = None,
     context_cache: Annotated[
-        Path | None,
-        typer.Option(
-            help="folder of @context files with an index.json [env CITYFABRIC_CONTEXT_CACHE]"
-        ),
+        Path | None, _option("context_cache", "folder of @context files with an index.json")
     ] = None,
+    workers: Annotated[int | None, _option("workers", "API processes sharing the store")] = None,
 ) -> None:
     """Start the NGSI-LD broker on the embedded SQLite store."""
     import uvicorn
 
     from cityfabric.app import create_app
 
-    settings = from_env(host=host, port=port, data_dir=data_dir, context_cache=context_cache)
+    settings = from_env(
+        host=host, port=port, data_dir=data_dir, context_cache=context_cache, workers=workers
+    )
     if not _loopback(settings.host):
         err.print(
             f"[yellow]warning:[/] binding to {settings.host} without authentication: "
             "anyone who can reach this address can read and change the city's data"
         )
+    if settings.workers > 1:
+        # each worker process builds its app from the environment; the store is shared
+        os.environ.update(to_env(settings))
+        uvicorn.run(
+            "cityfabric.app:app_from_env",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -23,6 +23,7 @@ class Settings:
     synchronous: str = "NORMAL"
     context_timeout: float = 5.0
     log_level: str = "info"
+    workers: int = 1
 
     @property
     def database_path(self) -> Path:
@@ -57,3 +58,12 @@ def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Setting
                 raise ValueError(f"{ENV_PREFIX}{f.name.upper()}={raw!r}: {err}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return replace(Settings(), **values)
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The CITYFABRIC_* variables that reproduce `settings` (for worker processes)."""
+    return {
+        ENV_PREFIX + f.name.upper(): str(getattr(settings, f.name))
+        for f in fields(Settings)
+        if getattr(settings, f.name) is not None
+    }

@@ -52,7 +52,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 @contextmanager
-def running_server(data_dir: Path, *, port: int | None = None) -> Iterator[Server]:
+def running_server(
+    data_dir: Path, *, port: int | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[Server]:
     """A live server on 127.0.0.1 with its store in `data_dir`; stopped on exit."""
     port = port or free_port()
     log = data_dir.parent / f"server-{port}.log"
@@ -70,6 +72,7 @@ def running_server(data_dir: Path, *, port: int | None = None) -> Iterator[Serve
         str(data_dir),
         "--context-cache",
         str(SDM_CONTEXTS),
+        *extra,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ)

@@ -203,7 +203,7 @@ class ContextRegistry:
     async def _load_url(self, url: str) -> object:
         """The "@context" value a URL stands for."""
         local_id = hosted_id(url)
-        if local_id is not None and local_id in self._entries:
+        if local_id is not None and (local_id in self._entries or self._stored_by_peer(local_id)):
             return self._entries[local_id].context
         known = self._by_url.get(url)
         if known is not None:
@@ -308,10 +308,16 @@ class ContextRegistry:
         self._active.clear()  # contexts built from the old content are stale
 
     def _entry(self, local_id: str) -> StoredContext:
-        entry = self._entries.get(local_id)
+        entry = self._entries.get(local_id) or self._stored_by_peer(local_id)
         if entry is None:
             raise ResourceNotFound(f"no @context with localId {local_id!r}")
         return entry
+
+    def _stored_by_peer(self, local_id: str) -> StoredContext | None:
+        """A context another API process on the same data folder stored since we started."""
+        if self._hosted_dir is not None and (self._hosted_dir / f"{local_id}.json").exists():
+            self._load_hosted(self._hosted_dir)
+        return self._entries.get(local_id)
 
     def _details(self, entry: StoredContext, base_url: str) -> Details:
         url = entry.url or base_url.rstrip("/") + HOSTED_PATH + entry.local_id
