@@ -33,7 +33,11 @@ class View:
 
 
 def render_entity(doc: EntityDoc, compact: Compact, view: View) -> dict[str, Any]:
-    """The entity as the caller asked for it, compacted with `compact`."""
+    """The entity as the caller asked for it, compacted with `compact`.
+
+    The result may share objects with `doc`: pass a doc nobody else uses (the
+    store hands out fresh ones).
+    """
     out: dict[str, Any] = {}
     members = view.entity_members
     if members is None or "id" in members:
@@ -78,6 +82,9 @@ def render_instance(inst: Instance, compact: Compact, view: View, created: str) 
     """
     if view.format == "keyValues":
         return _simplified(inst, compact, view.lang)
+    if not view.sys_attrs and view.lang is None and inst.keys() <= _VERBATIM:
+        # the common case: nothing to compact or drop; docs are the caller's own copies
+        return _concise(dict(inst)) if view.format == "concise" else inst
     if view.lang is not None and inst["type"] == "LanguageProperty":
         text, tag = pick_language(inst["languageMap"], view.lang)
         return _finish({"type": "Property", "value": text, "lang": tag}, view)
