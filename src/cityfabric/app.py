@@ -15,6 +15,8 @@ from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.service import EntityService
 from cityfabric.store.sqlite import SqliteStore
 
+ROUTERS = (entities, batch, discovery, jsonld_contexts, health)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The whole platform on the embedded SQLite store under `settings.data_dir`."""
@@ -49,9 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fetch_timeout=settings.context_timeout,
     )
     problems.install(app)
-    for module in (entities, batch, discovery, jsonld_contexts, health):
+    for module in ROUTERS:
         app.include_router(module.router)
-    app.router.routes[:0] = direct_routes(app.routes)
+    app.router.routes[:0] = direct_routes(r for m in ROUTERS for r in m.router.routes)
     return app
 
 
