@@ -140,8 +140,11 @@ class Group:
         for entity_id in missing:
             states[entity_id] = State(None, None, None)
         tid = self.tids.get(tenant)
-        if tid is None:  # a tenant not written to yet holds no entity
-            return
+        if tid is None:  # maybe created by another process since this writer started
+            row = self.conn.execute("SELECT tid FROM tenants WHERE name = ?", (tenant,)).fetchone()
+            if row is None:  # a tenant nobody has written to holds no entity
+                return
+            tid = self.tids[tenant] = int(row[0])
         rows = self.conn.execute(
             "SELECT rid, id, doc FROM entities"
             " WHERE tid = ? AND id IN (SELECT value FROM json_each(?))",
