@@ -126,21 +126,12 @@ def append(
 ) -> Mutation:
     """POST /entities/{id}/attrs: add attributes, overwriting unless `no_overwrite`."""
 
-    def mutate(cur: EntityDoc | None) -> EntityDoc:
-        if cur is None:
-            raise _missing(entity_id)
-        doc = _copy(cur)
-        for iri, instances in attrs.items():
-            existing = doc["attrs"].get(iri, [])
-            have = {i.get("datasetId") for i in existing}
-            if no_overwrite and any(i.get("datasetId") in have for i in instances):
-                outcome.not_updated.append((iri, "attribute exists and noOverwrite is set"))
-                continue
-            put(doc, iri, instances, now)
-            outcome.updated.append(iri)
-        return _touch(doc, now)
+    def refuse(have: set[str | None], instances: list[Instance]) -> str | None:
+        if no_overwrite and any(i.get("datasetId") in have for i in instances):
+            return "attribute exists and noOverwrite is set"
+        return None
 
-    return mutate
+    return _put_each(entity_id, attrs, now, outcome, refuse)
 
 
 def update(
@@ -148,15 +139,35 @@ def update(
 ) -> Mutation:
     """PATCH /entities/{id}/attrs: replace existing attributes only."""
 
+    def refuse(have: set[str | None], instances: list[Instance]) -> str | None:
+        if not have or any(i.get("datasetId") not in have for i in instances):
+            return "attribute (or its datasetId) does not exist"
+        return None
+
+    return _put_each(entity_id, attrs, now, outcome, refuse)
+
+
+Refusal = Callable[[set[str | None], list[Instance]], str | None]
+
+
+def _put_each(
+    entity_id: str,
+    attrs: dict[str, list[Instance]],
+    now: str,
+    outcome: AttrOutcome,
+    refuse: Refusal,
+) -> Mutation:
+    """Put each attribute unless `refuse` (given the datasetIds it has) gives a reason."""
+
     def mutate(cur: EntityDoc | None) -> EntityDoc:
         if cur is None:
             raise _missing(entity_id)
         doc = _copy(cur)
         for iri, instances in attrs.items():
-            existing = doc["attrs"].get(iri)
-            have = {i.get("datasetId") for i in existing or []}
-            if not existing or any(i.get("datasetId") not in have for i in instances):
-                outcome.not_updated.append((iri, "attribute (or its datasetId) does not exist"))
+            have = {i.get("datasetId") for i in doc["attrs"].get(iri, [])}
+            reason = refuse(have, instances)
+            if reason is not None:
+                outcome.not_updated.append((iri, reason))
                 continue
             put(doc, iri, instances, now)
             outcome.updated.append(iri)
