@@ -313,7 +313,7 @@ def server() -> Iterator[_Server]:
 
 @pytest.fixture
 def registry(tmp_path: Path) -> ContextRegistry:
-    return ContextRegistry(SDM_DIR, tmp_path / "hosted", fetch_timeout=0.5, max_bytes=2000)
+    return ContextRegistry(SDM_DIR, tmp_path / "hosted", fetch_timeout=2.0, max_bytes=2000)
 
 
 @pytest.mark.parametrize(
