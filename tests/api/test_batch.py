@@ -100,3 +100,20 @@ def test_types_and_attributes(client: TestClient) -> None:
     assert {a["attributeName"] for a in detailed} == set(attrs["attributeList"])
     problem(client.get(f"{B}/types/Nothing"), 404, "ResourceNotFound")
     problem(client.get(f"{B}/attributes/nothing"), 404, "ResourceNotFound")
+
+
+def test_ld_json_batch_items_carry_their_context(client: TestClient) -> None:
+    import orjson
+
+    from tests.conftest import STREETLIGHT_CTX, link
+
+    ld = {"Content-Type": "application/ld+json"}
+    items = [{**lamp(1), "@context": STREETLIGHT_CTX}, {**lamp(2), "@context": STREETLIGHT_CTX}]
+    r = client.post(f"{B}/entityOperations/upsert", content=orjson.dumps(items), headers=ld)
+    assert r.status_code == 201, r.text
+    got = client.get(f"{B}/entities/urn:ngsi-ld:Streetlight:2", headers=link(STREETLIGHT_CTX))
+    assert got.json()["powerState"]["value"] == "on"
+    r = client.post(f"{B}/entityOperations/upsert", content=orjson.dumps([lamp(3)]), headers=ld)
+    problem(r, 400, "BadRequestData")
+    r = client.post(f"{B}/entityOperations/upsert", json=items)
+    problem(r, 400, "BadRequestData")

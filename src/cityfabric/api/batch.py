@@ -13,13 +13,14 @@ from cityfabric.api.request import (
     answer,
     context_of,
     item_context,
+    media_of,
     options_of,
     read_json,
     response_mode,
     tenant_of,
     view_of,
 )
-from cityfabric.api.responses import json_response, no_content
+from cityfabric.api.responses import JSON_LD, json_response, no_content
 from cityfabric.ngsild.errors import BadRequestData
 from cityfabric.ngsild.model import LOCATION
 from cityfabric.ngsild.querybuild import QueryParams, build_query
@@ -36,9 +37,10 @@ async def _run(request: Request, kind: Kind, options: str | None) -> BatchResult
     opts = options_of(options)
     mode: Literal["replace", "update"] = "update" if "update" in opts.flags else "replace"
     default = await context_of(request)
+    ld = media_of(request) == JSON_LD
     pairs: list[tuple[object, Names]] = []
     for item in items:
-        ctx = default if kind == "delete" else await item_context(request, item, default)
+        ctx = default if kind == "delete" else await item_context(request, item, default, ld=ld)
         pairs.append((item, ctx))
     return await service(request).batch(
         tenant_of(request), kind, pairs, upsert_mode=mode, no_overwrite="noOverwrite" in opts.flags

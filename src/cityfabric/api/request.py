@@ -43,7 +43,7 @@ def max_body(request: Request) -> int:
 
 async def read_json(request: Request) -> Any:
     """The request body as JSON, checking its media type and size (413 past the limit)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_of(request)
     if media not in (JSON, JSON_LD, MERGE_PATCH):
         raise InvalidRequest(
             f"Content-Type must be {JSON} or {JSON_LD}, got {media or 'nothing'!r}", status=415
@@ -75,7 +75,7 @@ def registry(request: Request) -> ContextRegistry:
 
 async def context_of(request: Request, body: Any = None) -> ActiveContext:
     """The @context of a request (clause 6.3.5): in the ld+json body, else the Link header."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = media_of(request)
     link = request.headers.get("link")
     inline = body.get("@context") if isinstance(body, dict) else None
     if media == JSON_LD and body is not None:
@@ -95,14 +95,20 @@ async def context_of(request: Request, body: Any = None) -> ActiveContext:
     return await registry(request).resolve(url)
 
 
-async def item_context(request: Request, item: Any, default: ActiveContext) -> ActiveContext:
-    """The @context of one item of an ld+json batch (each carries its own)."""
+def media_of(request: Request) -> str:
+    """The request's media type, without parameters."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def item_context(
+    request: Request, item: Any, default: ActiveContext, *, ld: bool
+) -> ActiveContext:
+    """The @context of one item of a batch; with `ld` (application/ld+json) each carries its own."""
     if isinstance(item, dict) and "@context" in item:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != JSON_LD:
+        if not ld:
             raise BadRequestData("@context in the body needs Content-Type application/ld+json")
         return await registry(request).resolve(item["@context"])
-    if request.headers.get("content-type", "").startswith(JSON_LD):
+    if ld:
         raise BadRequestData("each entity of an application/ld+json batch must carry @context")
     return default
 
