@@ -44,9 +44,13 @@ def run(
 
     from cityfabric.app import create_app
 
-    settings = from_env(
-        host=host, port=port, data_dir=data_dir, context_cache=context_cache, workers=workers
-    )
+    try:
+        settings = from_env(
+            host=host, port=port, data_dir=data_dir, context_cache=context_cache, workers=workers
+        )
+    except ValueError as bad:
+        err.print(f"[red]error:[/] {bad}")
+        raise typer.Exit(2) from None
     if not _loopback(settings.host):
         err.print(
             f"[yellow]warning:[/] binding to {settings.host} without authentication: "
