@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from cityfabric import __version__
-from cityfabric.api import batch, discovery, entities, health, jsonld_contexts, problems
+from cityfabric.api import (
+    batch,
+    discovery,
+    entities,
+    health,
+    jsonld_contexts,
+    problems,
+    retention,
+    temporal,
+)
 from cityfabric.api.direct import direct_routes
 from cityfabric.config import Settings, from_env
 from cityfabric.ngsild.contexts_store import ContextRegistry
+from cityfabric.ngsild.history import HistoryService, expire_periodically
 from cityfabric.ngsild.service import EntityService
 from cityfabric.store.sqlite import SqliteStore
 
-ROUTERS = (entities, batch, discovery, jsonld_contexts, health)
+ROUTERS = (entities, batch, temporal, retention, discovery, jsonld_contexts, health)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,15 +35,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(
-        settings.database_path, readers=settings.readers, synchronous=settings.synchronous
+        settings.database_path,
+        readers=settings.readers,
+        synchronous=settings.synchronous,
+        keep_history_on_delete=settings.history_on_delete == "keep",
     )
+    history = HistoryService(store, default_retention_ms=settings.history_retention_ms)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.open()
+        expiry = asyncio.create_task(expire_periodically(history, settings.retention_interval))
         try:
             yield
         finally:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
             await store.close()
 
     app = FastAPI(
@@ -45,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.entities = EntityService(store)
+    app.state.history = history
     app.state.contexts = ContextRegistry(
         settings.context_cache,
         settings.hosted_contexts_dir,

@@ -7,6 +7,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from cityfabric.ngsild.errors import BadRequestData
+from cityfabric.ngsild.temporal import parse_duration
+
 ENV_PREFIX = "CITYFABRIC_"
 
 
@@ -24,6 +27,29 @@ class Settings:
     context_timeout: float = 5.0
     log_level: str = "info"
     workers: int = 1
+    temporal_max_instances: int = 10_000
+    history_retention: str | None = None
+    history_on_delete: str = "delete"
+    retention_interval: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.history_on_delete not in ("delete", "keep"):
+            raise ValueError("history_on_delete must be 'delete' or 'keep'")
+        if self.history_retention:
+            self.history_retention_ms  # noqa: B018 - raises ValueError when malformed
+
+    @property
+    def history_retention_ms(self) -> int | None:
+        """The default raw history retention in ms (None: keep forever)."""
+        if not self.history_retention:
+            return None
+        try:
+            duration = parse_duration(self.history_retention)
+        except BadRequestData as err:
+            raise ValueError(f"history_retention: {err.detail}") from None
+        if duration.months or duration.ms <= 0:
+            raise ValueError("history_retention must be a duration in days or less, e.g. P90D")
+        return duration.ms
 
     @property
     def database_path(self) -> Path:

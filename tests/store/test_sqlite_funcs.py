@@ -74,5 +74,6 @@ def test_migrations_are_recorded_and_idempotent() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     assert schema.migrate(conn) == [name for name, _ in schema.MIGRATIONS]
     assert schema.migrate(conn) == []
-    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["0001_initial"]
+    applied = [r[0] for r in conn.execute("SELECT name FROM migrations ORDER BY name")]
+    assert applied == [name for name, _ in schema.MIGRATIONS]
     conn.close()

@@ -108,7 +108,7 @@ async def query_post(
     ctx = await context_of(request, body)
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('the body must be a Query object with "type": "Query"')
-    params = _query_params(body, limit, offset, count)
+    params = query_params_of(body, limit, offset, count)
     query = build_query(params, ctx)
     opts = options_of(options, format)
     mode = response_mode(request, geo_allowed=True, fmt=format)
@@ -125,7 +125,7 @@ async def query_post(
     geo = None
     if mode == "geo":
         geo = ctx.expand(params.geoproperty) if params.geoproperty else LOCATION
-    headers = page_headers(request, page, query.limit, query.offset)
+    headers = page_headers(request, len(page.docs), page.count, query.limit, query.offset)
     return answer(request, render_docs(page.docs, ctx, view, geo), ctx, mode, headers=headers)
 
 
@@ -137,7 +137,7 @@ def _names(value: object, what: str) -> str | None:
     raise BadRequestData(f"{what} must be an array of attribute names")
 
 
-def _query_params(
+def query_params_of(
     body: dict[str, Any], limit: str | None, offset: str | None, count: bool
 ) -> QueryParams:
     """Clause 5.2.23 Query: entities (id, idPattern, type), attrs, q, geoQ, scopeQ."""

@@ -25,7 +25,6 @@ from cityfabric.ngsild.ops import AttrOutcome
 from cityfabric.ngsild.querybuild import QueryParams, build_query
 from cityfabric.ngsild.render import View, render_entity, render_feature
 from cityfabric.ngsild.service import EntityService
-from cityfabric.store.base import QueryPage
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["entities"])
 BODY = {
@@ -130,18 +129,20 @@ async def query_entities(
     view = view_of(ctx, opts, pick=pick, omit=omit, attrs=attrs, lang=lang)
     page = await service(request).query(tenant_of(request), query)
     geo = _geoproperty(ctx, geoproperty) if mode == "geo" else None
-    headers = page_headers(request, page, query.limit, query.offset)
+    headers = page_headers(request, len(page.docs), page.count, query.limit, query.offset)
     return answer(request, render_docs(page.docs, ctx, view, geo), ctx, mode, headers=headers)
 
 
-def page_headers(request: Request, page: QueryPage, limit: int, offset: int) -> dict[str, str]:
+def page_headers(
+    request: Request, returned: int, count: int | None, limit: int, offset: int
+) -> dict[str, str]:
     """NGSILD-Results-Count and next/prev Link headers (clause 5.5.9, 6.3.10)."""
     headers: dict[str, str] = {}
-    if page.count is not None:
-        headers["NGSILD-Results-Count"] = str(page.count)
+    if count is not None:
+        headers["NGSILD-Results-Count"] = str(count)
     params = dict(request.query_params)
     links = []
-    if limit and len(page.docs) == limit and (page.count is None or offset + limit < page.count):
+    if limit and returned == limit and (count is None or offset + limit < count):
         params["offset"] = str(offset + limit)
         links.append(f'<{request.url.path}?{urlencode(params)}>; rel="next"')
     if offset > 0 and limit:

@@ -178,7 +178,17 @@ _FORMATS: dict[str, Format] = {
     "concise": "concise",
     "normalized": "normalized",
 }
-_KNOWN_OPTIONS = frozenset({*_FORMATS, "sysAttrs", "noOverwrite", "replace", "update"})
+_KNOWN_OPTIONS = frozenset(
+    {
+        *_FORMATS,
+        "sysAttrs",
+        "noOverwrite",
+        "replace",
+        "update",
+        "temporalValues",
+        "aggregatedValues",
+    }
+)
 
 
 def options_of(options: str | None, fmt: str | None = None) -> Options:

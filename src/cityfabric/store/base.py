@@ -14,8 +14,9 @@ from typing import Protocol
 
 from cityfabric.ngsild.errors import NgsiLdError
 from cityfabric.ngsild.geo import GeoQuery
-from cityfabric.ngsild.model import EntityDoc
+from cityfabric.ngsild.model import EntityDoc, Instance
 from cityfabric.ngsild.query import QExpr, ScopeExpr, TypeExpr
+from cityfabric.ngsild.temporal import Aggregation, TimeFilter
 
 DEFAULT_TENANT = ""
 
@@ -78,6 +79,53 @@ class AttributeSummary:
     kinds: set[str] = field(default_factory=set)  # Property, Relationship, ...
 
 
+@dataclass(frozen=True)
+class HistoryQuery:
+    """Which entities' history to return, which attributes, which instances or aggregates."""
+
+    ids: tuple[str, ...] = ()
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+    attrs: tuple[str, ...] = ()  # attribute IRIs; empty = all
+    current: EntityQuery | None = None  # q / geoQ / scopeQ on the current entities
+    time: TimeFilter = field(default_factory=TimeFilter)
+    last_n: int | None = None
+    max_instances: int = 10_000  # per attribute; more makes the answer partial
+    aggregation: Aggregation | None = None
+    use_rollups: bool = True
+    with_series: bool = True  # False: the entities only
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+
+@dataclass
+class SeriesHistory:
+    """One attribute (one datasetId) of one entity over time."""
+
+    attr: str  # IRI
+    dataset_id: str | None
+    instances: list[Instance] = field(default_factory=list)  # oldest first, instanceId set
+    aggregates: dict[str, list[tuple[object, int, int]]] = field(default_factory=dict)
+    kind: str = "Property"
+    truncated: bool = False  # more instances matched than were returned
+    first: int | None = None  # times (UTC ms) of the first and last returned instance
+    last: int | None = None
+
+
+@dataclass
+class EntityHistory:
+    id: str
+    types: list[str]
+    series: list[SeriesHistory] = field(default_factory=list)
+
+
+@dataclass
+class HistoryPage:
+    entities: list[EntityHistory]
+    count: int | None = None
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -107,3 +155,44 @@ class Store(Protocol):
     async def type_summaries(self, tenant: str) -> list[TypeSummary]: ...
 
     async def attribute_summaries(self, tenant: str) -> list[AttributeSummary]: ...
+
+    # -- history (the temporal API) ----------------------------------------------------
+
+    async def history(self, tenant: str, query: HistoryQuery) -> HistoryPage:
+        """Entities with history, in the order they first got history, one page."""
+        ...
+
+    async def add_history(
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        instances: Sequence[tuple[str, Instance]],
+        now: str,
+    ) -> bool:
+        """Append instances (attribute IRI, instance); True when the entity had no history."""
+        ...
+
+    async def delete_history(
+        self, tenant: str, entity_id: str, attr: str | None = None, dataset_id: str | None = ""
+    ) -> None:
+        """Delete all of an entity's history, or one attribute's (dataset_id None: all)."""
+        ...
+
+    async def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, inst: Instance, now: str
+    ) -> None: ...
+
+    async def delete_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str
+    ) -> None: ...
+
+    async def set_retention(self, tenant: str, rules: dict[str, int]) -> None:
+        """Raw history retention in ms per entity type IRI ("" = every other type)."""
+        ...
+
+    async def retention(self, tenant: str) -> dict[str, int]: ...
+
+    async def expire_history(self, now: int, default_ms: int | None = None) -> int:
+        """Delete raw instances past their retention; roll-ups stay. Returns how many."""
+        ...

@@ -26,6 +26,7 @@ from cityfabric.ngsild import geo
 from cityfabric.ngsild.errors import InternalError, NgsiLdError
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.store.base import Mutation, WriteResult
+from cityfabric.store.sqlite.history import HistoryWriter
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +75,14 @@ def geo_rows(doc: EntityDoc) -> list[GeoRow]:
 class Group:
     """The entities one transaction reads and writes, by tenant and id."""
 
-    def __init__(self, conn: sqlite3.Connection, tids: dict[str, int]) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, tids: dict[str, int], history: HistoryWriter
+    ) -> None:
         self.conn = conn
         self.tids = dict(tids)  # the writer keeps new tenants only after COMMIT
         self.states: dict[str, dict[str, State]] = {}  # tenant -> id -> state
+        self.history = history
+        self.changes: list[tuple[str, str, EntityDoc | None, EntityDoc | None]] = []
 
     def preload(self, work: Sequence[tuple[str, Sequence[tuple[str, Mutation]]]]) -> None:
         """Read the stored docs of every (tenant, ops) of the group: one SELECT per tenant."""
@@ -119,12 +124,24 @@ class Group:
                 state.deleted = True
             state.doc, state.text, state.geo_rows, state.dirty = after, text, rows, True
             append(WriteResult(entity_id, None, before, after))
+            self.changes.append((tenant, entity_id, before, after))
             written = True
-        if written and tenant not in self.tids:
-            self.conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?)", (tenant,))
-            row = self.conn.execute("SELECT tid FROM tenants WHERE name = ?", (tenant,)).fetchone()
-            self.tids[tenant] = int(row[0])
+        if written:
+            self.tid(tenant, create=True)
         return results
+
+    def tid(self, tenant: str, *, create: bool) -> int | None:
+        """The tenant's id; with `create`, registered by this transaction if new."""
+        tid = self.tids.get(tenant)
+        if tid is not None:
+            return tid
+        if create:
+            self.conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?)", (tenant,))
+        row = self.conn.execute("SELECT tid FROM tenants WHERE name = ?", (tenant,)).fetchone()
+        if row is None:
+            return None
+        tid = self.tids[tenant] = int(row[0])
+        return tid
 
     def _states(self, tenant: str) -> dict[str, State]:
         states = self.states.get(tenant)
@@ -155,7 +172,7 @@ class Group:
             states[entity_id] = State(rid, loads(text), text)
 
     def write(self) -> None:
-        """Write every changed entity with `executemany`."""
+        """Write every changed entity with `executemany`, then record their history."""
         changes = Changes(
             next_rid=self._next("SELECT coalesce(max(rid), 0) + 1 FROM entities"),
             next_gid=self._next("SELECT coalesce(max(gid), 0) + 1 FROM geo_index"),
@@ -168,6 +185,10 @@ class Group:
                     assert tid is not None  # a successful write registered the tenant
                     add(tid, entity_id, state)
         changes.execute(self.conn)
+        record = self.history.record
+        for tenant, entity_id, before, after in self.changes:
+            record(self.tids[tenant], entity_id, before, after)
+        self.history.flush()
 
     def _next(self, sql: str) -> int:
         return int(self.conn.execute(sql).fetchone()[0])

@@ -5,6 +5,24 @@ entities(rid, tid, id, doc)         one JSON doc per entity; rid = creation orde
 entity_types(tid, type, rid)        type lookups are an index seek
 geo_rtree(gid, lon/lat box)         R*Tree of every GeoProperty instance's bbox
 geo_index(gid, rid, attr)           which entity and attribute a box belongs to
+
+hist_entities(heid, tid, id, types) every entity that has history (it may be deleted)
+hist_types(tid, type, heid)         every type an entity with history had
+hist_series(sid, heid, attr, dataset, meta)
+                                    one attribute (and datasetId) of one entity;
+                                    meta: the instance members common to its instances
+hist(sid, ts, iid, num, val, dmod, extra)
+                                    one attribute instance: ts = observedAt (else
+                                    modifiedAt) in UTC ms; num = the value when numeric
+                                    (booleans 1/0), val = the JSON value otherwise (and
+                                    for booleans); dmod = modifiedAt - observedAt, NULL
+                                    when the instance has no observedAt; extra = members
+                                    that differ from the series' meta
+hist_hourly / hist_daily(sid, bucket, cnt, n, total, squares, low, high)
+                                    roll-ups of instances with observedAt, kept when
+                                    raw instances expire
+hist_retention(tid, type, raw_ms)   raw history retention per tenant and entity type
+counters(name, value)               the next instance id
 """
 
 from __future__ import annotations
@@ -39,6 +57,61 @@ MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
             attr TEXT NOT NULL
         );
         CREATE INDEX geo_index_rid ON geo_index (rid);
+        """,
+    ),
+    (
+        "0002_history",
+        """
+        CREATE TABLE hist_entities (
+            heid INTEGER PRIMARY KEY,
+            tid INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            types TEXT NOT NULL,
+            UNIQUE (tid, id)
+        );
+        CREATE TABLE hist_types (
+            tid INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            heid INTEGER NOT NULL,
+            PRIMARY KEY (tid, type, heid)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_series (
+            sid INTEGER PRIMARY KEY,
+            heid INTEGER NOT NULL,
+            attr TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            meta TEXT NOT NULL,
+            UNIQUE (heid, attr, dataset)
+        );
+        -- num has no declared type: integers stay integers, floats stay floats
+        CREATE TABLE hist (
+            sid INTEGER NOT NULL,
+            ts INTEGER NOT NULL,
+            iid INTEGER NOT NULL,
+            num,
+            val TEXT,
+            dmod INTEGER,
+            extra TEXT,
+            PRIMARY KEY (sid, ts, iid)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_hourly (
+            sid INTEGER NOT NULL, bucket INTEGER NOT NULL, cnt INTEGER NOT NULL,
+            n INTEGER NOT NULL, total REAL NOT NULL, squares REAL NOT NULL, low, high,
+            PRIMARY KEY (sid, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_daily (
+            sid INTEGER NOT NULL, bucket INTEGER NOT NULL, cnt INTEGER NOT NULL,
+            n INTEGER NOT NULL, total REAL NOT NULL, squares REAL NOT NULL, low, high,
+            PRIMARY KEY (sid, bucket)
+        ) WITHOUT ROWID;
+        CREATE TABLE hist_retention (
+            tid INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            raw_ms INTEGER NOT NULL,
+            PRIMARY KEY (tid, type)
+        ) WITHOUT ROWID;
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO counters (name, value) VALUES ('iid', 1);
         """,
     ),
 )

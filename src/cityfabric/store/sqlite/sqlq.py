@@ -44,6 +44,11 @@ class CompiledQuery:
             f" ORDER BY {order} LIMIT :limit OFFSET :offset"
         )
 
+    def ids_sql(self) -> str:
+        """The ids of every match (a sub-query for the history of live entities)."""
+        source = _BY_TYPE if self.by_type else "entities AS e"
+        return f"SELECT e.id FROM {source} WHERE {self.where}"
+
     def count_sql(self) -> str:
         """The number of matches of the same WHERE."""
         source = _BY_TYPE if self.by_type else "entities AS e"

@@ -18,21 +18,24 @@ from typing import TypeVar
 
 import orjson
 
-from cityfabric.ngsild.errors import InternalError
-from cityfabric.ngsild.model import EntityDoc
+from cityfabric.ngsild.errors import InternalError, ResourceNotFound
+from cityfabric.ngsild.model import EntityDoc, Instance
 from cityfabric.store.base import (
     DEFAULT_TENANT,
     AttributeSummary,
     EntityQuery,
+    HistoryPage,
+    HistoryQuery,
     Mutation,
     QueryPage,
     TypeSummary,
     WriteResult,
 )
-from cityfabric.store.sqlite import funcs, schema, summaries
+from cityfabric.store.sqlite import funcs, histread, schema, summaries
 from cityfabric.store.sqlite.checkpoint import Checkpointer
+from cityfabric.store.sqlite.group import Group
 from cityfabric.store.sqlite.sqlq import GEO_TOKEN, CompiledQuery, compile_query
-from cityfabric.store.sqlite.writer import Job, Writer
+from cityfabric.store.sqlite.writer import CallJob, Job, Writer
 
 T = TypeVar("T")
 
@@ -47,8 +50,10 @@ class SqliteStore:
         readers: int = 4,
         synchronous: str = "NORMAL",
         max_group: int = 20000,
+        keep_history_on_delete: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._keep_history = keep_history_on_delete
         self._readers = readers
         self._synchronous = synchronous
         self._max_group = max_group
@@ -72,7 +77,12 @@ class SqliteStore:
         conn = await _in_own_thread(self._connect)
         await _in_own_thread(lambda: schema.migrate(conn))
         checkpointer = Checkpointer(await _in_own_thread(self._connect))
-        self._writer = Writer(conn, checkpointer, max_group=self._max_group)
+        self._writer = Writer(
+            conn,
+            checkpointer,
+            max_group=self._max_group,
+            keep_history_on_delete=self._keep_history,
+        )
         self._writer.start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityfabric-sqlite-read")
 
@@ -129,6 +139,102 @@ class SqliteStore:
     async def attribute_summaries(self, tenant: str) -> list[AttributeSummary]:
         """Per attribute: how many entities have it, of which types, with which kinds."""
         return await self._read(lambda c: summaries.attributes(c, self._tid(c, tenant)))
+
+    # -- history -------------------------------------------------------------------------
+
+    async def history(self, tenant: str, query: HistoryQuery) -> HistoryPage:
+        """Entities with history, their instances or aggregates (see `histread`)."""
+        return await self._read(lambda c: self._history(c, tenant, query))
+
+    async def add_history(
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        instances: Sequence[tuple[str, Instance]],
+        now: str,
+    ) -> bool:
+        """Append instances to an entity's history; True when it had none."""
+        return bool(
+            await self._call(
+                lambda g: g.history.add(
+                    _tid(g, tenant, create=True), entity_id, types, instances, now
+                )
+            )
+        )
+
+    async def delete_history(
+        self, tenant: str, entity_id: str, attr: str | None = None, dataset_id: str | None = ""
+    ) -> None:
+        """Delete an entity's history, or one attribute's (one dataset, or all with None)."""
+        await self._call(
+            lambda g: g.history.delete(
+                _tid(g, tenant), entity_id, attr, dataset_id if attr is not None else None
+            )
+        )
+
+    async def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, inst: Instance, now: str
+    ) -> None:
+        await self._call(
+            lambda g: g.history.replace_instance(
+                _tid(g, tenant), entity_id, attr, instance_id, inst, now
+            )
+        )
+
+    async def delete_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str
+    ) -> None:
+        await self._call(
+            lambda g: g.history.delete_instance(_tid(g, tenant), entity_id, attr, instance_id)
+        )
+
+    async def set_retention(self, tenant: str, rules: dict[str, int]) -> None:
+        """Replace the tenant's raw-history retention rules (ms per type IRI, "" = others)."""
+
+        def run(g: Group) -> None:
+            tid = _tid(g, tenant, create=True)
+            g.conn.execute("DELETE FROM hist_retention WHERE tid = ?", (tid,))
+            g.conn.executemany(
+                "INSERT INTO hist_retention (tid, type, raw_ms) VALUES (?, ?, ?)",
+                [(tid, t, ms) for t, ms in rules.items()],
+            )
+
+        await self._call(run)
+
+    async def retention(self, tenant: str) -> dict[str, int]:
+        def run(c: sqlite3.Connection) -> dict[str, int]:
+            tid = self._tid(c, tenant)
+            rows = c.execute("SELECT type, raw_ms FROM hist_retention WHERE tid = ?", (tid,))
+            return {t: int(ms) for t, ms in rows}
+
+        return await self._read(run)
+
+    async def expire_history(self, now: int, default_ms: int | None = None) -> int:
+        """Delete raw instances past retention (roll-ups stay); how many were deleted."""
+        return int(await self._call(lambda g: g.history.expire(now, default_ms)))
+
+    async def _call(self, fn: Callable[[Group], T]) -> T:
+        if self._writer is None:
+            raise InternalError("the store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._writer.submit(CallJob(fn, loop, future))
+        return await future
+
+    def _history(self, conn: sqlite3.Connection, tenant: str, query: HistoryQuery) -> HistoryPage:
+        tid = self._tid(conn, tenant)
+        if tid is None:
+            return HistoryPage([], 0 if query.count else None)
+        if query.current is None:
+            return _in_snapshot(conn, lambda: histread.history_page(conn, tid, query, ("", {})))
+        compiled = compile_query(tid, query.current)
+        current = (compiled.ids_sql(), dict(compiled.params))
+        if compiled.geo_predicate is None:
+            return _in_snapshot(conn, lambda: histread.history_page(conn, tid, query, current))
+        with funcs.GEO_PREDICATES.registered(compiled.geo_predicate) as token:
+            current[1][GEO_TOKEN] = token
+            return _in_snapshot(conn, lambda: histread.history_page(conn, tid, query, current))
 
     # reader side: these run on the pool threads
 
@@ -208,6 +314,21 @@ async def _in_own_thread(fn: Callable[[], T]) -> T:
         return await future
     finally:
         thread.join()
+
+
+def _tid(group: Group, tenant: str, *, create: bool = False) -> int:
+    tid = group.tid(tenant, create=create)
+    if tid is None:
+        raise ResourceNotFound(f"tenant {tenant!r} has no history")
+    return tid
+
+
+def _in_snapshot(conn: sqlite3.Connection, fn: Callable[[], T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn()
+    finally:
+        conn.execute("COMMIT")
 
 
 def _run_page(

@@ -21,13 +21,15 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from cityfabric.ngsild.errors import InternalError
+from cityfabric.ngsild.errors import InternalError, NgsiLdError
 from cityfabric.store.base import Mutation, WriteResult
 from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
+from cityfabric.store.sqlite.history import HistoryWriter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,22 @@ class Job:
     future: asyncio.Future[list[WriteResult]]
 
 
+Call = Callable[[Group], Any]
+
+
+@dataclass
+class CallJob:
+    """A write that is not an entity mutation (history, retention rules), run in a savepoint.
+
+    `fn` gets the group (its connection, tenant ids and history writer); what it
+    returns resolves the future, an `NgsiLdError` it raises rejects this job only.
+    """
+
+    fn: Call
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
 _STOP = object()
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to when rewound
 
@@ -48,14 +66,20 @@ class Writer:
     """Owns the write connection and the thread that uses it."""
 
     def __init__(
-        self, conn: sqlite3.Connection, checkpointer: Checkpointer, *, max_group: int
+        self,
+        conn: sqlite3.Connection,
+        checkpointer: Checkpointer,
+        *,
+        max_group: int,
+        keep_history_on_delete: bool = False,
     ) -> None:
         conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer's job
         conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
         self._conn = conn
         self._checkpointer = checkpointer
         self._max_group = max_group
-        self._queue: queue.Queue[Job | object] = queue.Queue()
+        self._queue: queue.Queue[Job | CallJob | object] = queue.Queue()
+        self.history = HistoryWriter(conn, keep_on_delete=keep_history_on_delete)
         self._thread = threading.Thread(target=self._run, name="cityfabric-sqlite-writer")
         self.tids: dict[str, int] = {
             name: tid for tid, name in conn.execute("SELECT tid, name FROM tenants")
@@ -68,7 +92,7 @@ class Writer:
         self._checkpointer.start()
         self._thread.start()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job | CallJob) -> None:
         """Queue a job; its future is resolved after the commit that holds it."""
         self._queue.put(job)
 
@@ -88,42 +112,64 @@ class Writer:
             jobs, stopping = self._drain(first)
             self._commit_group(jobs)
 
-    def _drain(self, first: Job | object) -> tuple[list[Job], bool]:
-        assert isinstance(first, Job)
-        jobs, size = [first], len(first.ops)
+    def _drain(self, first: Job | CallJob | object) -> tuple[list[Job | CallJob], bool]:
+        assert isinstance(first, Job | CallJob)
+        jobs: list[Job | CallJob] = [first]
+        size = len(first.ops) if isinstance(first, Job) else 1
         while size < self._max_group:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(job, Job):
+            if not isinstance(job, Job | CallJob):
                 return jobs, True
             jobs.append(job)
-            size += len(job.ops)
+            size += len(job.ops) if isinstance(job, Job) else 1
         return jobs, False
 
-    def _commit_group(self, jobs: list[Job]) -> None:
+    def _commit_group(self, jobs: list[Job | CallJob]) -> None:
         if self._checkpointer.rewind_due:
             self._rewind()
-        group = Group(self._conn, self.tids)
+        group = Group(self._conn, self.tids, self.history)
+        entity_jobs = [job for job in jobs if isinstance(job, Job)]
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            group.preload([(job.tenant, job.ops) for job in jobs])
-            results = [group.run(job.tenant, job.ops) for job in jobs]
+            self.history.begin()
+            group.preload([(job.tenant, job.ops) for job in entity_jobs])
+            results: list[Settlement] = [
+                (job, group.run(job.tenant, job.ops), None) for job in entity_jobs
+            ]
             group.write()
+            results += [self._call(group, job) for job in jobs if isinstance(job, CallJob)]
             self._conn.execute("COMMIT")
         except Exception as err:
             log.exception("group commit of %d jobs failed", len(jobs))
             if self._conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):  # the error is reported to callers
                     self._conn.execute("ROLLBACK")
+            self.history.forget()
             failure = InternalError(f"the write could not be committed: {err}")
             _resolve([(job, None, failure) for job in jobs])
             return
         self.commits += 1
         self.tids.update(group.tids)
-        _resolve([(job, job_results, None) for job, job_results in zip(jobs, results, strict=True)])
+        _resolve(results)
         self._checkpointer.notify()
+
+    def _call(self, group: Group, job: CallJob) -> Settlement:
+        """Run one call job in a savepoint: its NGSI-LD error undoes it alone."""
+        self._conn.execute("SAVEPOINT call_job")
+        try:
+            result = job.fn(group)
+            self.history.flush()
+        except NgsiLdError as err:
+            self._conn.execute("ROLLBACK TO call_job")
+            self._conn.execute("RELEASE call_job")
+            self.history.forget()
+            self.history.begin()
+            return (job, None, err)
+        self._conn.execute("RELEASE call_job")
+        return (job, result, None)
 
     def _rewind(self) -> None:
         """Copy the last frames, so the next transaction starts on a fully copied WAL."""
@@ -137,7 +183,7 @@ class Writer:
             self.rewinds += 1
 
 
-Settlement = tuple[Job, list[WriteResult] | None, Exception | None]
+Settlement = tuple[Job | CallJob, Any, Exception | None]
 
 
 def _resolve(settlements: list[Settlement]) -> None:
@@ -157,4 +203,4 @@ def _settle(batch: list[Settlement]) -> None:
         if exception is not None:
             job.future.set_exception(exception)
         else:
-            job.future.set_result(results or [])
+            job.future.set_result(results)

@@ -1,0 +1,379 @@
+"""The writer's side of history: attribute instances and roll-ups, in the entity's transaction.
+
+Every entity write of a group records the instances it created or changed
+(`record`), and the temporal API's own writes (`add`, `delete`, `patch_instance`,
+`expire`) run on the same writer thread, so history and current state commit
+together. Rows are collected during the group and written with
+`executemany` by `flush`, with the hourly and daily roll-ups of the new
+instances merged in by upsert.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
+
+import orjson
+
+from cityfabric.ngsild.entity import now_iso
+from cityfabric.ngsild.errors import ResourceNotFound
+from cityfabric.ngsild.model import VALUE_MEMBER, EntityDoc, Instance
+from cityfabric.ngsild.temporal import DAY_MS, HOUR_MS, parse_time
+
+# members of an instance kept in their own columns (or not kept: instanceId is derived)
+_OWN: Final = frozenset({"observedAt", "modifiedAt", "createdAt", "instanceId", "datasetId"})
+_CACHE_LIMIT: Final = 500_000  # cached series before the cache is dropped and reloaded
+
+Row = tuple[int, int, int, Any, str | None, int | None, str | None]
+# sid, ts, iid, num, val, dmod, extra
+
+ROLLUPS: Final = (("hist_hourly", HOUR_MS), ("hist_daily", DAY_MS))
+_UPSERT = """
+INSERT INTO {table} (sid, bucket, cnt, n, total, squares, low, high)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sid, bucket) DO UPDATE SET
+    cnt = cnt + excluded.cnt, n = n + excluded.n,
+    total = total + excluded.total, squares = squares + excluded.squares,
+    low = min(coalesce(low, excluded.low), coalesce(excluded.low, low)),
+    high = max(coalesce(high, excluded.high), coalesce(excluded.high, high))
+"""
+_REBUILD = """
+INSERT INTO {table} (sid, bucket, cnt, n, total, squares, low, high)
+SELECT :sid, :bucket, count(*), count(num), total(num), total(num * num), min(num), max(num)
+FROM hist WHERE sid = :sid AND ts >= :bucket AND ts < :bucket + :size AND dmod IS NOT NULL
+HAVING count(*) > 0
+"""
+
+
+def instance_id(sid: int, iid: int) -> str:
+    return f"urn:ngsi-ld:Instance:{sid}-{iid}"
+
+
+def parse_instance_id(text: str) -> tuple[int, int]:
+    """(sid, iid) of an instanceId made by `instance_id`; ResourceNotFound otherwise."""
+    prefix = "urn:ngsi-ld:Instance:"
+    sid, _, iid = text.removeprefix(prefix).partition("-")
+    if not text.startswith(prefix) or not sid.isdigit() or not iid.isdigit():
+        raise ResourceNotFound(f"no attribute instance {text!r}")
+    return int(sid), int(iid)
+
+
+def split_value(inst: Instance) -> tuple[Any, str | None]:
+    """(num, val) columns of an instance's value: numbers in num, JSON text in val."""
+    value = inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value"))
+    kind = type(value)
+    if kind is int or kind is float:
+        return value, None
+    if kind is bool:
+        return (1 if value else 0), "true" if value else "false"
+    return None, orjson.dumps(value).decode()
+
+
+def rest_of(inst: Instance) -> dict[str, Any]:
+    """The members of an instance that are neither its value nor its own columns."""
+    member = VALUE_MEMBER.get(inst.get("type", "Property"), "value")
+    return {k: v for k, v in inst.items() if k not in _OWN and k != member}
+
+
+def changed_instances(before: EntityDoc | None, after: EntityDoc) -> Iterator[tuple[str, Instance]]:
+    """The instances of `after` that `before` did not have exactly (new or changed)."""
+    old_attrs = (before.get("attrs") or {}) if before is not None else {}
+    for attr, instances in (after.get("attrs") or {}).items():
+        old = old_attrs.get(attr)
+        if old == instances:
+            continue
+        for inst in instances:
+            if old is None or inst not in old:
+                yield attr, inst
+
+
+class HistoryWriter:
+    """History rows of one writer connection; caches survive groups, not rollbacks."""
+
+    def __init__(self, conn: sqlite3.Connection, *, keep_on_delete: bool = False) -> None:
+        self.conn = conn
+        self.keep_on_delete = keep_on_delete
+        self._heids: dict[tuple[int, str], tuple[int, list[str]]] = {}
+        self._series: dict[tuple[int, str, str], tuple[int, dict[str, Any]]] = {}
+        self._times: dict[str, int] = {}
+        self._data_version = -1
+        self._rows: list[Row] = []
+        self._next_iid = 0
+
+    # -- the group's life cycle ------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start of a group, inside its transaction: drop caches another process made stale."""
+        version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        if version != self._data_version:
+            self.forget()
+            self._data_version = version
+        self._next_iid = int(
+            self.conn.execute("SELECT value FROM counters WHERE name = 'iid'").fetchone()[0]
+        )
+        self._rows = []
+
+    def forget(self) -> None:
+        """Drop every cache (after a rollback, or when another process wrote)."""
+        self._heids.clear()
+        self._series.clear()
+        self._times.clear()
+
+    def flush(self) -> None:
+        """Write the collected instances and merge them into the roll-ups."""
+        rows, self._rows = self._rows, []
+        if rows:
+            self.conn.executemany("INSERT INTO hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            for table, size in ROLLUPS:
+                self.conn.executemany(_UPSERT.format(table=table), _rollup(rows, size))
+        self.conn.execute("UPDATE counters SET value = ? WHERE name = 'iid'", (self._next_iid,))
+
+    # -- recording ---------------------------------------------------------------------
+
+    def record(
+        self, tid: int, entity_id: str, before: EntityDoc | None, after: EntityDoc | None
+    ) -> None:
+        """The history of one entity write: its new instances, or its deletion."""
+        if after is None:
+            if before is not None and not self.keep_on_delete:
+                self.delete(tid, entity_id, None, None, missing_ok=True)
+            return
+        changed = list(changed_instances(before, after))
+        if changed:
+            types = after.get("type") or []
+            types = [types] if isinstance(types, str) else types
+            self.add(tid, entity_id, types, changed, after.get("createdAt") or now_iso())
+
+    def add(
+        self,
+        tid: int,
+        entity_id: str,
+        types: list[str],
+        instances: Iterable[tuple[str, Instance]],
+        default_time: str,
+    ) -> bool:
+        """Append instances to an entity's history; True when the entity had none before."""
+        heid, created = self._entity(tid, entity_id, types)
+        default_mod = self._time(default_time)
+        append = self._rows.append
+        for attr, inst in instances:
+            dataset = inst.get("datasetId", "")
+            sid, meta = self._series_of(heid, attr, dataset, inst)
+            append(self._row(sid, meta, inst, default_mod))
+        return created
+
+    def _row(self, sid: int, meta: dict[str, Any], inst: Instance, default_mod: int) -> Row:
+        num, val = split_value(inst)
+        mod_text = inst.get("modifiedAt")
+        mod = self._time(mod_text) if mod_text else default_mod
+        observed = inst.get("observedAt")
+        if observed is None:
+            ts, dmod = mod, None
+        else:
+            ts = self._time(observed)
+            dmod = mod - ts
+        rest = rest_of(inst)
+        extra = None if rest == meta else orjson.dumps(rest).decode()
+        iid = self._next_iid
+        self._next_iid += 1
+        return (sid, ts, iid, num, val, dmod, extra)
+
+    def _time(self, text: str) -> int:
+        ms = self._times.get(text)
+        if ms is None:
+            if len(self._times) > 10_000:
+                self._times.clear()
+            ms = self._times[text] = parse_time(text, "a timestamp")
+        return ms
+
+    def _entity(self, tid: int, entity_id: str, types: list[str]) -> tuple[int, bool]:
+        key = (tid, entity_id)
+        known = self._heids.get(key)
+        if known is None:
+            row = self.conn.execute(
+                "SELECT heid, types FROM hist_entities WHERE tid = ? AND id = ?", key
+            ).fetchone()
+            if row is not None:
+                known = (int(row[0]), orjson.loads(row[1]))
+        if known is None:
+            cur = self.conn.execute(
+                "INSERT INTO hist_entities (tid, id, types) VALUES (?, ?, ?)",
+                (tid, entity_id, orjson.dumps(types).decode()),
+            )
+            heid = int(cur.lastrowid or 0)
+            self._insert_types(tid, heid, types)
+            self._heids[key] = (heid, list(types))
+            return heid, True
+        heid, old_types = known
+        if old_types != types:
+            self.conn.execute(
+                "UPDATE hist_entities SET types = ? WHERE heid = ?",
+                (orjson.dumps(types).decode(), heid),
+            )
+            self._insert_types(tid, heid, types)
+        self._heids[key] = (heid, list(types))
+        return heid, False
+
+    def _insert_types(self, tid: int, heid: int, types: list[str]) -> None:
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO hist_types (tid, type, heid) VALUES (?, ?, ?)",
+            [(tid, t, heid) for t in types],
+        )
+
+    def _series_of(
+        self, heid: int, attr: str, dataset: str, inst: Instance
+    ) -> tuple[int, dict[str, Any]]:
+        key = (heid, attr, dataset)
+        known = self._series.get(key)
+        if known is not None:
+            return known
+        row = self.conn.execute(
+            "SELECT sid, meta FROM hist_series WHERE heid = ? AND attr = ? AND dataset = ?", key
+        ).fetchone()
+        if row is not None:
+            known = (int(row[0]), orjson.loads(row[1]))
+        else:
+            meta = rest_of(inst)
+            cur = self.conn.execute(
+                "INSERT INTO hist_series (heid, attr, dataset, meta) VALUES (?, ?, ?, ?)",
+                (heid, attr, dataset, orjson.dumps(meta).decode()),
+            )
+            known = (int(cur.lastrowid or 0), meta)
+        if len(self._series) > _CACHE_LIMIT:
+            self._series.clear()
+        self._series[key] = known
+        return known
+
+    # -- changes to recorded history -------------------------------------------------
+
+    def heid(self, tid: int, entity_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT heid FROM hist_entities WHERE tid = ? AND id = ?", (tid, entity_id)
+        ).fetchone()
+        if row is None:
+            raise ResourceNotFound(f"no history of entity {entity_id!r}")
+        return int(row[0])
+
+    def delete(
+        self,
+        tid: int,
+        entity_id: str,
+        attr: str | None,
+        dataset: str | None,
+        *,
+        missing_ok: bool = False,
+    ) -> None:
+        """Delete the history of an entity, or of one attribute (one dataset or all)."""
+        try:
+            heid = self.heid(tid, entity_id)
+        except ResourceNotFound:
+            if missing_ok:
+                return
+            raise
+        sql = "SELECT sid FROM hist_series WHERE heid = ?"
+        params: list[object] = [heid]
+        if attr is not None:
+            sql += " AND attr = ?"
+            params.append(attr)
+            if dataset is not None:
+                sql += " AND dataset = ?"
+                params.append(dataset)
+        sids = [(int(r[0]),) for r in self.conn.execute(sql, params)]
+        if attr is not None and not sids:
+            raise ResourceNotFound(f"entity {entity_id!r} has no history of {attr!r}")
+        for table in ("hist", "hist_hourly", "hist_daily", "hist_series"):
+            self.conn.executemany(f"DELETE FROM {table} WHERE sid = ?", sids)
+        if attr is None:
+            self.conn.execute("DELETE FROM hist_types WHERE tid = ? AND heid = ?", (tid, heid))
+            self.conn.execute("DELETE FROM hist_entities WHERE heid = ?", (heid,))
+        self.forget()
+
+    def find_instance(self, tid: int, entity_id: str, attr: str, text: str) -> tuple[int, int, int]:
+        """(sid, ts, iid) of an instance of that entity and attribute; ResourceNotFound."""
+        sid, iid = parse_instance_id(text)
+        heid = self.heid(tid, entity_id)
+        row = self.conn.execute(
+            "SELECT h.ts FROM hist_series AS s JOIN hist AS h ON h.sid = s.sid"
+            " WHERE s.sid = ? AND s.heid = ? AND s.attr = ? AND h.iid = ?",
+            (sid, heid, attr, iid),
+        ).fetchone()
+        if row is None:
+            raise ResourceNotFound(f"no instance {text!r} of {attr!r} in {entity_id!r}")
+        return sid, int(row[0]), iid
+
+    def delete_instance(self, tid: int, entity_id: str, attr: str, text: str) -> None:
+        sid, ts, iid = self.find_instance(tid, entity_id, attr, text)
+        self.conn.execute("DELETE FROM hist WHERE sid = ? AND ts = ? AND iid = ?", (sid, ts, iid))
+        self._rebuild(sid, ts)
+
+    def replace_instance(
+        self, tid: int, entity_id: str, attr: str, text: str, inst: Instance, now: str
+    ) -> None:
+        """Replace an instance's value and members, keeping its instanceId."""
+        sid, ts, iid = self.find_instance(tid, entity_id, attr, text)
+        meta = orjson.loads(
+            self.conn.execute("SELECT meta FROM hist_series WHERE sid = ?", (sid,)).fetchone()[0]
+        )
+        self.conn.execute("DELETE FROM hist WHERE sid = ? AND ts = ? AND iid = ?", (sid, ts, iid))
+        row = self._row(sid, meta, {**inst, "modifiedAt": now}, self._time(now))
+        self._next_iid -= 1  # _row took a fresh id; the instance keeps its own
+        self.conn.execute(
+            "INSERT INTO hist VALUES (?, ?, ?, ?, ?, ?, ?)", (*row[:2], iid, *row[3:])
+        )
+        self._rebuild(sid, ts)
+        if row[1] != ts:
+            self._rebuild(sid, row[1])
+
+    def _rebuild(self, sid: int, ts: int) -> None:
+        """Recompute the roll-up buckets holding `ts` from the raw instances."""
+        for table, size in ROLLUPS:
+            bucket = ts - ts % size
+            self.conn.execute(f"DELETE FROM {table} WHERE sid = ? AND bucket = ?", (sid, bucket))
+            self.conn.execute(
+                _REBUILD.format(table=table), {"sid": sid, "bucket": bucket, "size": size}
+            )
+
+    def expire(self, now: int, default_ms: int | None) -> int:
+        """Delete raw instances older than their retention (whole UTC days); roll-ups stay."""
+        rules: dict[int, dict[str, int]] = {}
+        for tid, type_, raw_ms in self.conn.execute("SELECT tid, type, raw_ms FROM hist_retention"):
+            rules.setdefault(int(tid), {})[type_] = int(raw_ms)
+        deleted = 0
+        for heid, tid, types in self.conn.execute(
+            "SELECT heid, tid, types FROM hist_entities"
+        ).fetchall():
+            tenant_rules = rules.get(int(tid), {})
+            spans = [tenant_rules[t] for t in orjson.loads(types) if t in tenant_rules]
+            keep = min(spans) if spans else tenant_rules.get("", default_ms)
+            if keep is None:
+                continue
+            cutoff = now - keep
+            cutoff -= cutoff % DAY_MS
+            cur = self.conn.execute(
+                "DELETE FROM hist WHERE ts < ? AND sid IN (SELECT sid FROM hist_series"
+                " WHERE heid = ?)",
+                (cutoff, heid),
+            )
+            deleted += max(cur.rowcount, 0)
+        return deleted
+
+
+def _rollup(rows: list[Row], size: int) -> list[tuple[Any, ...]]:
+    """The roll-up rows of new instances that have observedAt, one per (series, bucket)."""
+    buckets: dict[tuple[int, int], list[Any]] = {}
+    for sid, ts, _, num, _, dmod, _ in rows:
+        if dmod is None:
+            continue
+        key = (sid, ts - ts % size)
+        agg = buckets.get(key)
+        if agg is None:
+            agg = buckets[key] = [0, 0, 0.0, 0.0, None, None]
+        agg[0] += 1
+        if num is not None:
+            agg[1] += 1
+            agg[2] += num
+            agg[3] += num * num
+            agg[4] = num if agg[4] is None or num < agg[4] else agg[4]
+            agg[5] = num if agg[5] is None or num > agg[5] else agg[5]
+    return [(sid, bucket, *agg) for (sid, bucket), agg in buckets.items()]
