@@ -25,13 +25,15 @@ from cityfabric.ngsild.temporal import DAY_MS, HOUR_MS, parse_time
 _OWN: Final = frozenset({"observedAt", "modifiedAt", "createdAt", "instanceId", "datasetId"})
 _CACHE_LIMIT: Final = 500_000  # cached series before the cache is dropped and reloaded
 
+_PROPERTY: Final = {"type": "Property"}
 Row = tuple[int, int, int, Any, str | None, int | None, str | None]
 # sid, ts, iid, num, val, dmod, extra
 
 ROLLUPS: Final = (("hist_hourly", HOUR_MS), ("hist_daily", DAY_MS))
 _UPSERT = """
 INSERT INTO {table} (sid, bucket, cnt, n, total, squares, low, high)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+SELECT sid, ts - ts % {size}, count(*), count(num), total(num), total(num * num), min(num), max(num)
+FROM temp.new_hist WHERE dmod IS NOT NULL GROUP BY sid, ts - ts % {size}
 ON CONFLICT (sid, bucket) DO UPDATE SET
     cnt = cnt + excluded.cnt, n = n + excluded.n,
     total = total + excluded.total, squares = squares + excluded.squares,
@@ -100,6 +102,10 @@ class HistoryWriter:
         self._data_version = -1
         self._rows: list[Row] = []
         self._next_iid = 0
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS new_hist"
+            " (sid INTEGER, ts INTEGER, iid INTEGER, num, val TEXT, dmod INTEGER, extra TEXT)"
+        )
 
     # -- the group's life cycle ------------------------------------------------------
 
@@ -121,12 +127,18 @@ class HistoryWriter:
         self._times.clear()
 
     def flush(self) -> None:
-        """Write the collected instances and merge them into the roll-ups."""
+        """Write the collected instances and merge them into the roll-ups.
+
+        The rows go to an in-memory table first, so the roll-ups are grouped in SQL.
+        """
         rows, self._rows = self._rows, []
         if rows:
-            self.conn.executemany("INSERT INTO hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            conn = self.conn
+            conn.executemany("INSERT INTO temp.new_hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("INSERT INTO hist SELECT * FROM temp.new_hist")
             for table, size in ROLLUPS:
-                self.conn.executemany(_UPSERT.format(table=table), _rollup(rows, size))
+                conn.execute(_UPSERT.format(table=table, size=size))
+            conn.execute("DELETE FROM temp.new_hist")
         self.conn.execute("UPDATE counters SET value = ? WHERE name = 'iid'", (self._next_iid,))
 
     # -- recording ---------------------------------------------------------------------
@@ -157,7 +169,19 @@ class HistoryWriter:
         heid, created = self._entity(tid, entity_id, types)
         default_mod = self._time(default_time)
         append = self._rows.append
+        series = self._series
         for attr, inst in instances:
+            observed = inst.get("observedAt")
+            if len(inst) == 3 and type(observed) is str and inst.get("type") == "Property":
+                # the telemetry shape {type, value, observedAt}: no other member to keep
+                known = series.get((heid, attr, ""))
+                sid, meta = known or self._series_of(heid, attr, "", inst)
+                num, val = split_value(inst)
+                ts = parse_time(observed, "observedAt")
+                extra = None if meta == _PROPERTY else '{"type":"Property"}'
+                append((sid, ts, self._next_iid, num, val, default_mod - ts, extra))
+                self._next_iid += 1
+                continue
             dataset = inst.get("datasetId", "")
             sid, meta = self._series_of(heid, attr, dataset, inst)
             append(self._row(sid, meta, inst, default_mod))
@@ -357,23 +381,3 @@ class HistoryWriter:
             )
             deleted += max(cur.rowcount, 0)
         return deleted
-
-
-def _rollup(rows: list[Row], size: int) -> list[tuple[Any, ...]]:
-    """The roll-up rows of new instances that have observedAt, one per (series, bucket)."""
-    buckets: dict[tuple[int, int], list[Any]] = {}
-    for sid, ts, _, num, _, dmod, _ in rows:
-        if dmod is None:
-            continue
-        key = (sid, ts - ts % size)
-        agg = buckets.get(key)
-        if agg is None:
-            agg = buckets[key] = [0, 0, 0.0, 0.0, None, None]
-        agg[0] += 1
-        if num is not None:
-            agg[1] += 1
-            agg[2] += num
-            agg[3] += num * num
-            agg[4] = num if agg[4] is None or num < agg[4] else agg[4]
-            agg[5] = num if agg[5] is None or num > agg[5] else agg[5]
-    return [(sid, bucket, *agg) for (sid, bucket), agg in buckets.items()]
