@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 
 from cityfabric.config import ENV_PREFIX, from_env, to_env
+from cityfabric.ingest import bulk_cli
 
 app = typer.Typer(help="CityFabric: an open urban digital platform.", no_args_is_help=True)
 err = Console(stderr=True)
+app.command("import")(bulk_cli.import_command)
 
 
 def _loopback(host: str) -> bool:

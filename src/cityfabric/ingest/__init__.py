@@ -1,0 +1,1 @@
+"""Ingestion: MQTT bridge, device mappings, bulk import."""
