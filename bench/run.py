@@ -200,7 +200,7 @@ class Server:
 def running_server(tmp: Path, name: str) -> Iterator[Server]:
     """`cityfabric run` on a free loopback port with a fresh data dir; stopped on exit."""
     data_dir = tmp / name
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = tmp / f"{name}.log"
     cmd = [sys.executable, "-m", "cityfabric", "run", "--host", "127.0.0.1", "--port", str(port)]

@@ -7,6 +7,7 @@ Unix epoch (UTC); ISO 8601 strings exist only at the edges.
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ def _ms(moment: datetime) -> int:
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=65536)
 def format_time(ms: int) -> str:
     """UTC milliseconds as NGSI-LD writes timestamps: `2026-11-23T16:00:00.000Z`."""
     sec, milli = divmod(ms, 1000)

@@ -186,10 +186,12 @@ def aggregate(
     column, has_time = _time_sql(time)
     where, params = _range_sql(time, column)
     params["sid"] = sid
-    first_last = conn.execute(
-        f"SELECT min({column}), max({column}) FROM hist WHERE sid = :sid AND {has_time}{where}",
-        params,
-    ).fetchone()
+    first_last: tuple[Any, Any] = (time.start, time.end)
+    if time.start is None or time.end is None:  # the range is open: find where the data is
+        first_last = conn.execute(
+            f"SELECT min({column}), max({column}) FROM hist WHERE sid = :sid AND {has_time}{where}",
+            params,
+        ).fetchone()
     origin = time.start if time.start is not None else first_last[0]
     table = _rollup_table(time, aggr, use_rollups)
     if origin is None and table is None:
