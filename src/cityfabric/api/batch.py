@@ -144,6 +144,10 @@ def query_params_of(
     selectors = body.get("entities") or []
     if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
         raise BadRequestData("entities must be an array of EntitySelector objects")
+    members = [(s, k) for s in selectors for k in ("id", "type", "idPattern")]
+    for where, key in [*members, (body, "q"), (body, "scopeQ")]:
+        if where.get(key) is not None and not isinstance(where[key], str):
+            raise BadRequestData(f"{key} must be a string")
     if len(selectors) > 1:
         types = {s.get("type") for s in selectors}
         if len(types) == 1 and not any("idPattern" in s for s in selectors):

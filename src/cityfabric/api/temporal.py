@@ -295,23 +295,27 @@ async def query_temporal_post(
     if not isinstance(body, dict) or body.get("type") != "Query":
         raise BadRequestData('the body must be a Query object with "type": "Query"')
     params = query_params_of(body, limit, offset, count)
-    tq = body.get("temporalQ") or {}
+    tq = body.get("temporalQ")
+    tq = {} if tq is None else tq
     if not isinstance(tq, dict):
         raise BadRequestData("temporalQ must be an object (timerel, timeAt, endTimeAt, ...)")
     last_n = tq.get("lastN")
+    methods = body.get("aggrMethods")
+    if isinstance(methods, list):
+        methods = ",".join(_text(m, "aggrMethods") or "" for m in methods)
     temporal = TemporalParams(
-        _text(tq.get("timerel")),
-        _text(tq.get("timeAt")),
-        _text(tq.get("endTimeAt")),
-        _text(tq.get("timeproperty")),
+        _text(tq.get("timerel"), "timerel"),
+        _text(tq.get("timeAt"), "timeAt"),
+        _text(tq.get("endTimeAt"), "endTimeAt"),
+        _text(tq.get("timeproperty"), "timeproperty"),
         None if last_n is None else str(last_n),
-        _text(",".join(m) if isinstance(m := body.get("aggrMethods"), list) else m),
-        _text(body.get("aggrPeriodDuration")),
+        _text(methods, "aggrMethods"),
+        _text(body.get("aggrPeriodDuration"), "aggrPeriodDuration"),
     )
     return await _query_page(request, ctx, params, temporal, options)
 
 
-def _text(value: object) -> str | None:
+def _text(value: object, name: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise BadRequestData(f"expected a string, not {value!r}")
+    raise BadRequestData(f"{name} must be a string, not {value!r}")

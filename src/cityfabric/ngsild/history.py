@@ -20,15 +20,16 @@ from cityfabric.ngsild.entity import (
     parse_instance,
     parse_types,
 )
-from cityfabric.ngsild.errors import BadRequestData, ResourceNotFound
-from cityfabric.ngsild.model import Instance
-from cityfabric.ngsild.temporal import parse_duration
+from cityfabric.ngsild.errors import BadRequestData, NonexistentTenant, ResourceNotFound
+from cityfabric.ngsild.model import INSTANCE_KEYS, Instance
+from cityfabric.ngsild.temporal import DAY_MS, parse_duration
 from cityfabric.store.base import EntityHistory, HistoryPage, HistoryQuery, Store
 
 log = logging.getLogger(__name__)
 
 _NOT_ATTRS: Final = frozenset({"@context", "id", "type", "scope", "createdAt", "modifiedAt"})
 _DROPPED: Final = ("instanceId", "createdAt", "modifiedAt")
+MAX_RETENTION_MS: Final = 366_000 * DAY_MS  # about 1000 years; beyond that, set no rule
 
 
 class Names(Protocol):
@@ -83,6 +84,15 @@ class HistoryService:
         self.store = store
         self.default_retention_ms = default_retention_ms
         self.clock = clock
+        self._tenants: set[str] = set()  # known to exist; tenants are never removed
+
+    async def check_tenant(self, tenant: str) -> None:
+        """NonexistentTenant for a tenant nothing was ever written to (clause 6.3.14)."""
+        if tenant in self._tenants:
+            return
+        if not await self.store.tenant_exists(tenant):
+            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+        self._tenants.add(tenant)
 
     async def create(self, tenant: str, body: object, ctx: Names) -> tuple[str, bool]:
         """Temporal create or append (5.6.11): (id, True when the entity had no history)."""
@@ -101,28 +111,36 @@ class HistoryService:
         only_entity = HistoryQuery(ids=(entity_id,), with_series=False)
         page = await self.store.history(tenant, only_entity)
         if not page.entities:
+            await self.check_tenant(tenant)
             raise ResourceNotFound(f"entity {entity_id!r} has no history")
         known = page.entities[0].types
         await self.store.add_history(tenant, entity_id, types or known, instances, now_iso())
 
     async def query(self, tenant: str, query: HistoryQuery) -> HistoryPage:
-        return await self.store.history(tenant, query)
+        page = await self.store.history(tenant, query)
+        if not page.entities:
+            await self.check_tenant(tenant)
+        return page
 
     async def get(self, tenant: str, entity_id: str, query: HistoryQuery) -> EntityHistory:
         check_entity_id(entity_id)
         page = await self.store.history(tenant, query)
         if not page.entities:
+            await self.check_tenant(tenant)
             raise ResourceNotFound(f"entity {entity_id!r} has no history")
         return page.entities[0]
 
     async def delete(self, tenant: str, entity_id: str) -> None:
-        await self.store.delete_history(tenant, check_entity_id(entity_id))
+        check_entity_id(entity_id)
+        await self.check_tenant(tenant)
+        await self.store.delete_history(tenant, entity_id)
 
     async def delete_attr(
         self, tenant: str, entity_id: str, attr: str, dataset_id: str | None, delete_all: bool
     ) -> None:
         """5.6.13: one dataset (the default one unless datasetId) or, with deleteAll, all."""
         check_entity_id(entity_id)
+        await self.check_tenant(tenant)
         dataset = None if delete_all else (dataset_id or "")
         await self.store.delete_history(tenant, entity_id, attr, dataset)
 
@@ -133,9 +151,16 @@ class HistoryService:
         check_entity_id(entity_id)
         if not isinstance(body, dict) or not body:
             raise BadRequestData("the payload must be a JSON object with the attribute")
+        await self.check_tenant(tenant)
         raw: Any = body
-        name = next((k for k in body if k not in _NOT_ATTRS), None)
-        if name is not None and isinstance(body[name], dict | list):
+        # {"temp": {...}} names the attribute; {"value": {...}, "accuracy": {...}} is an instance
+        names = [k for k in body if k not in _NOT_ATTRS]
+        if (
+            len(names) == 1
+            and names[0] not in INSTANCE_KEYS
+            and isinstance(body[names[0]], dict | list)
+        ):
+            name = names[0]
             if ctx.expand(name) != attr:
                 raise BadRequestData(f"the payload's attribute {name!r} is not the one in the path")
             raw = body[name]
@@ -147,6 +172,7 @@ class HistoryService:
         self, tenant: str, entity_id: str, attr: str, instance_id: str
     ) -> None:
         check_entity_id(entity_id)
+        await self.check_tenant(tenant)
         await self.store.delete_instance(tenant, entity_id, attr, instance_id)
 
     async def set_retention(self, tenant: str, body: object, ctx: Names) -> dict[str, int]:
@@ -156,7 +182,7 @@ class HistoryService:
         rules: dict[str, int] = {}
         if body.get("default") is not None:
             rules[""] = _retention_ms(body["default"], "default")
-        types = body.get("types") or {}
+        types = {} if body.get("types") is None else body["types"]
         if not isinstance(types, dict):
             raise BadRequestData('"types" must map entity types to durations')
         for name, duration in types.items():
@@ -176,11 +202,20 @@ class HistoryService:
 def _retention_ms(value: object, what: str) -> int:
     if not isinstance(value, str):
         raise BadRequestData(f"retention of {what!r} must be an ISO 8601 duration such as P30D")
-    duration = parse_duration(value)
+    try:
+        duration = parse_duration(value)
+    except (BadRequestData, OverflowError):
+        raise BadRequestData(
+            f"retention of {what!r} must be an ISO 8601 duration such as P30D, not {value!r}"
+        ) from None
     if duration.months:
         raise BadRequestData(f"retention of {what!r} must be in days or less (P30D, not P1M)")
     if duration.ms <= 0:
         raise BadRequestData(f"retention of {what!r} must be longer than zero")
+    if duration.ms > MAX_RETENTION_MS:
+        raise BadRequestData(
+            f"retention of {what!r} may be 1000 years at most; omit it to keep all"
+        )
     return duration.ms
 
 

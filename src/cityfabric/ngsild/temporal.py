@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import MAXYEAR, UTC, datetime
 from typing import Final, Literal
 
 from cityfabric.ngsild.errors import BadRequestData
@@ -41,6 +41,7 @@ def _ms(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+_END_OF_TIME: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last time there is
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -100,6 +101,8 @@ def _add_months(ms: int, months: int) -> int:
     moment = datetime.fromtimestamp(ms / 1000, UTC)
     total = moment.year * 12 + moment.month - 1 + months
     year, month = divmod(total, 12)
+    if year > MAXYEAR:  # past the calendar: later than any time there can be
+        return _END_OF_TIME
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     return _ms(moment.replace(year=year, month=month + 1, day=day))
 

@@ -141,19 +141,18 @@ def _instances(
     where, params = _range_sql(query.time, column)
     wanted = query.max_instances
     order = "ASC"
-    if query.last_n is not None and query.last_n <= wanted:
-        wanted, order = query.last_n, "DESC"
+    if query.last_n is not None:  # the newest ones; at most max_instances of them
+        wanted, order = min(query.last_n, wanted), "DESC"
     rows = conn.execute(
         f"SELECT ts, iid, num, val, dmod, extra FROM hist WHERE sid = :sid AND {has_time}{where}"
         f" ORDER BY {column} {order}, iid {order} LIMIT :n",
         {**params, "sid": sid, "n": wanted + 1},
     ).fetchall()
+    if len(rows) > wanted:
+        rows = rows[:wanted]
+        series.truncated = order == "ASC" or (query.last_n or 0) > wanted
     if order == "DESC":
-        rows = rows[:wanted][::-1]
-    elif len(rows) > wanted:
-        rows, series.truncated = rows[:wanted], True
-    if query.last_n is not None and query.last_n > wanted:
-        series.truncated = True
+        rows.reverse()
     series.instances = [_instance(sid, meta, series.dataset_id, row) for row in rows]
     if rows:
         series.first, series.last = rows[0][0], rows[-1][0]
@@ -194,8 +193,8 @@ def aggregate(
         ).fetchone()
     origin = time.start if time.start is not None else first_last[0]
     table = _rollup_table(time, aggr, use_rollups)
-    if origin is None and table is None:
-        return {}
+    if (origin is None or first_last[1] is None) and table is None:
+        return {}  # no instance in the range
     end = time.end if time.end is not None else int(first_last[1]) + 1
     assert origin is not None
     period = aggr.period
