@@ -9,8 +9,8 @@
    every minute, 30 days), loaded in-process into CityFabric and over HTTP into
    InfluxDB; bytes per stored instance on both;
 3. hourly avg/min/max over 30 days of one-minute data of one sensor (wrk, one
-   connection: latency without queueing), and the daily average of 1,000 meters over 30 days (1 connection),
-   on both.
+   connection: latency without queueing), and the daily average of 1,000 meters
+   over 30 days (1 connection), on both.
 Results go to bench/results/history-<time>.json and the console.
 """
 
