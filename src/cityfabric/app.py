@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from cityfabric import __version__
 from cityfabric.api import (
     batch,
+    devices,
     discovery,
     entities,
     health,
@@ -22,12 +23,14 @@ from cityfabric.api import (
 )
 from cityfabric.api.direct import direct_routes
 from cityfabric.config import Settings, from_env
+from cityfabric.ingest.profiles import DeviceProfiles
+from cityfabric.ingest.runtime import running_ingest
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.history import HistoryService, expire_periodically
 from cityfabric.ngsild.service import EntityService
 from cityfabric.store.sqlite import SqliteStore
 
-ROUTERS = (entities, batch, temporal, retention, discovery, jsonld_contexts, health)
+ROUTERS = (entities, batch, temporal, retention, discovery, jsonld_contexts, devices, health)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,7 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.open()
         expiry = asyncio.create_task(expire_periodically(history, settings.retention_interval))
         try:
-            yield
+            async with running_ingest(settings, app.state.device_profiles) as bridge:
+                app.state.mqtt_bridge = bridge
+                yield
         finally:
             expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.hosted_contexts_dir,
         fetch_timeout=settings.context_timeout,
     )
+    app.state.device_profiles = DeviceProfiles(app.state.entities, app.state.contexts)
     problems.install(app)
     for module in ROUTERS:
         app.include_router(module.router)

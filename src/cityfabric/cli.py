@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cityfabric.config import ENV_PREFIX, from_env, to_env
+from cityfabric.config import ENV_PREFIX, Settings, from_env, to_env
 from cityfabric.ingest import bulk_cli
 
 app = typer.Typer(help="CityFabric: an open urban digital platform.", no_args_is_help=True)
@@ -31,6 +31,21 @@ def _option(name: str, text: str) -> Any:
     return typer.Option(help=text, envvar=ENV_PREFIX + name.upper(), show_envvar=True)
 
 
+def _check_ingest(settings: Settings) -> None:
+    """Refuse a bad MQTT URL or profiles file before starting (ValueError says why)."""
+    from cityfabric.ingest.profiles import load_profiles_file
+    from cityfabric.ingest.session import parse_mqtt_url
+    from cityfabric.ngsild.errors import NgsiLdError
+
+    if settings.mqtt_url:
+        parse_mqtt_url(settings.mqtt_url)
+    if settings.device_profiles is not None:
+        try:
+            load_profiles_file(settings.device_profiles)
+        except NgsiLdError as bad:
+            raise ValueError(bad.detail) from None
+
+
 @app.command()
 def run(
     host: Annotated[str | None, _option("host", "address to bind")] = None,
@@ -40,6 +55,12 @@ def run(
         Path | None, _option("context_cache", "folder of @context files with an index.json")
     ] = None,
     workers: Annotated[int | None, _option("workers", "API processes sharing the store")] = None,
+    mqtt: Annotated[
+        str | None, _option("mqtt_url", "MQTT broker to ingest from, e.g. mqtt://127.0.0.1:1883")
+    ] = None,
+    device_profiles: Annotated[
+        Path | None, _option("device_profiles", "YAML or JSON file of device profiles to load")
+    ] = None,
 ) -> None:
     """Start the NGSI-LD broker on the embedded SQLite store."""
     import uvicorn
@@ -48,8 +69,15 @@ def run(
 
     try:
         settings = from_env(
-            host=host, port=port, data_dir=data_dir, context_cache=context_cache, workers=workers
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            context_cache=context_cache,
+            workers=workers,
+            mqtt_url=mqtt,
+            device_profiles=device_profiles,
         )
+        _check_ingest(settings)
     except ValueError as bad:
         err.print(f"[red]error:[/] {bad}")
         raise typer.Exit(2) from None

@@ -27,6 +27,11 @@ class Settings:
     context_timeout: float = 5.0
     log_level: str = "info"
     workers: int = 1
+    mqtt_url: str | None = None
+    mqtt_client_id: str | None = None
+    mqtt_share_group: str = "cityfabric"
+    mqtt_session_expiry: int = 86_400
+    device_profiles: Path | None = None
     temporal_max_instances: int = 10_000
     history_retention: str | None = None
     history_on_delete: str = "delete"
