@@ -710,6 +710,19 @@ def test_patch_instance(client: TestClient) -> None:
     assert total == 44 + sum(v for v, _ in SERIES[1:])
 
 
+def test_patch_of_the_value_alone_keeps_the_instance_time(client: TestClient) -> None:
+    seed_series(client)
+    first = instances(client)[0]
+    r = client.patch(f"{T}/{S1}/attrs/temp/{first['instanceId']}", json={"value": 7})
+    assert r.status_code == 204, r.text
+    now = instances(client)[0]
+    assert (now["value"], now["observedAt"], now["instanceId"]) == (
+        7,
+        first["observedAt"],
+        first["instanceId"],
+    )
+
+
 def test_patch_instance_moves_it_in_time(client: TestClient) -> None:
     seed_series(client)
     first = instances(client)[0]

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import MAXYEAR, UTC, datetime
+from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import Final, Literal
 
 from cityfabric.ngsild.errors import BadRequestData
@@ -37,11 +37,11 @@ def parse_time(text: str, what: str = "timeAt") -> int:
 
 
 def _ms(moment: datetime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 _END_OF_TIME: Final = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last time there is
+_MILLISECOND: Final = timedelta(milliseconds=1)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 

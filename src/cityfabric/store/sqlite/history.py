@@ -19,7 +19,7 @@ import orjson
 from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.errors import ResourceNotFound
 from cityfabric.ngsild.model import VALUE_MEMBER, EntityDoc, Instance
-from cityfabric.ngsild.temporal import DAY_MS, HOUR_MS, parse_time
+from cityfabric.ngsild.temporal import DAY_MS, HOUR_MS, format_time, parse_time
 
 # members of an instance kept in their own columns (or not kept: instanceId is derived)
 _OWN: Final = frozenset({"observedAt", "modifiedAt", "createdAt", "instanceId", "datasetId"})
@@ -132,14 +132,25 @@ class HistoryWriter:
         The rows go to an in-memory table first, so the roll-ups are grouped in SQL.
         """
         rows, self._rows = self._rows, []
-        if rows:
-            conn = self.conn
-            conn.executemany("INSERT INTO temp.new_hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            conn.execute("INSERT INTO hist SELECT * FROM temp.new_hist")
-            for table, size in ROLLUPS:
-                conn.execute(_UPSERT.format(table=table, size=size))
-            conn.execute("DELETE FROM temp.new_hist")
-        self.conn.execute("UPDATE counters SET value = ? WHERE name = 'iid'", (self._next_iid,))
+        if not rows:
+            return
+        conn = self.conn
+        conn.executemany("INSERT INTO temp.new_hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("INSERT INTO hist SELECT * FROM temp.new_hist")
+        for table, size in ROLLUPS:
+            conn.execute(_UPSERT.format(table=table, size=size))
+        conn.execute("DELETE FROM temp.new_hist")
+        conn.execute("UPDATE counters SET value = ? WHERE name = 'iid'", (self._next_iid,))
+
+    def mark(self) -> tuple[int, int]:
+        """Where the collected rows end now, for `undo`."""
+        return len(self._rows), self._next_iid
+
+    def undo(self, mark: tuple[int, int]) -> None:
+        """Drop the rows collected since `mark` (their job failed); caches may be stale."""
+        del self._rows[mark[0] :]
+        self._next_iid = mark[1]
+        self.forget()
 
     # -- recording ---------------------------------------------------------------------
 
@@ -176,7 +187,12 @@ class HistoryWriter:
                 # the telemetry shape {type, value, observedAt}: no other member to keep
                 known = series.get((heid, attr, ""))
                 sid, meta = known or self._series_of(heid, attr, "", inst)
-                num, val = split_value(inst)
+                value = inst["value"]
+                kind = type(value)
+                if kind is int or kind is float:
+                    num, val = value, None
+                else:
+                    num, val = split_value(inst)
                 ts = parse_time(observed, "observedAt")
                 extra = None if meta == _PROPERTY else '{"type":"Property"}'
                 append((sid, ts, self._next_iid, num, val, default_mod - ts, extra))
@@ -339,6 +355,11 @@ class HistoryWriter:
         meta = orjson.loads(
             self.conn.execute("SELECT meta FROM hist_series WHERE sid = ?", (sid,)).fetchone()[0]
         )
+        observed = self.conn.execute(
+            "SELECT dmod IS NOT NULL FROM hist WHERE sid = ? AND ts = ? AND iid = ?", (sid, ts, iid)
+        ).fetchone()[0]
+        if observed and "observedAt" not in inst:  # a patch of the value keeps its time
+            inst = {**inst, "observedAt": format_time(ts)}
         self.conn.execute("DELETE FROM hist WHERE sid = ? AND ts = ? AND iid = ?", (sid, ts, iid))
         row = self._row(sid, meta, {**inst, "modifiedAt": now}, self._time(now))
         self._next_iid -= 1  # _row took a fresh id; the instance keeps its own

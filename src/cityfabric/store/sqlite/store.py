@@ -159,7 +159,8 @@ class SqliteStore:
             await self._call(
                 lambda g: g.history.add(
                     _tid(g, tenant, create=True), entity_id, types, instances, now
-                )
+                ),
+                appends=True,
             )
         )
 
@@ -214,12 +215,12 @@ class SqliteStore:
         """Delete raw instances past retention (roll-ups stay); how many were deleted."""
         return int(await self._call(lambda g: g.history.expire(now, default_ms)))
 
-    async def _call(self, fn: Callable[[Group], T]) -> T:
+    async def _call(self, fn: Callable[[Group], T], *, appends: bool = False) -> T:
         if self._writer is None:
             raise InternalError("the store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._writer.submit(CallJob(fn, loop, future))
+        self._writer.submit(CallJob(fn, loop, future, appends))
         return await future
 
     def _history(self, conn: sqlite3.Connection, tenant: str, query: HistoryQuery) -> HistoryPage:

@@ -56,6 +56,7 @@ class CallJob:
     fn: Call
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    appends: bool = False  # only appends history rows: no need to flush earlier rows first
 
 
 _STOP = object()
@@ -141,6 +142,7 @@ class Writer:
             ]
             group.write()
             results += [self._call(group, job) for job in jobs if isinstance(job, CallJob)]
+            self.history.flush()
             self._conn.execute("COMMIT")
         except Exception as err:
             log.exception("group commit of %d jobs failed", len(jobs))
@@ -157,16 +159,23 @@ class Writer:
         self._checkpointer.notify()
 
     def _call(self, group: Group, job: CallJob) -> Settlement:
-        """Run one call job in a savepoint: its NGSI-LD error undoes it alone."""
+        """Run one call job in a savepoint: its NGSI-LD error undoes it alone.
+
+        Rows appended by jobs are written once for the whole group, unless a job
+        reads or changes stored history (then what came before it is written first).
+        """
+        if not job.appends:
+            self.history.flush()
+        mark = self.history.mark()
         self._conn.execute("SAVEPOINT call_job")
         try:
             result = job.fn(group)
-            self.history.flush()
+            if not job.appends:
+                self.history.flush()
         except NgsiLdError as err:
             self._conn.execute("ROLLBACK TO call_job")
             self._conn.execute("RELEASE call_job")
-            self.history.forget()
-            self.history.begin()
+            self.history.undo(mark)
             return (job, None, err)
         self._conn.execute("RELEASE call_job")
         return (job, result, None)
