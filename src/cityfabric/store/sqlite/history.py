@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -26,14 +27,18 @@ _OWN: Final = frozenset({"observedAt", "modifiedAt", "createdAt", "instanceId", 
 _CACHE_LIMIT: Final = 500_000  # cached series before the cache is dropped and reloaded
 
 _PROPERTY: Final = {"type": "Property"}
+_PROPERTY_TEXT: Final = '{"type":"Property"}'
 Row = tuple[int, int, int, Any, str | None, int | None, str | None]
 # sid, ts, iid, num, val, dmod, extra
 
 ROLLUPS: Final = (("hist_hourly", HOUR_MS), ("hist_daily", DAY_MS))
 _UPSERT = """
 INSERT INTO {table} (sid, bucket, cnt, n, total, squares, low, high)
-SELECT sid, ts - ts % {size}, count(*), count(num), total(num), total(num * num), min(num), max(num)
-FROM temp.new_hist WHERE dmod IS NOT NULL GROUP BY sid, ts - ts % {size}
+SELECT h.sid, h.ts - h.ts % {size}, count(*), count(h.num), total(h.num), total(h.num * h.num),
+       min(h.num), max(h.num)
+FROM temp.new_ranges AS r
+JOIN hist AS h ON h.sid = r.sid AND h.ts BETWEEN r.lo AND r.hi AND h.iid BETWEEN r.ilo AND r.ihi
+WHERE h.dmod IS NOT NULL GROUP BY h.sid, h.ts - h.ts % {size}
 ON CONFLICT (sid, bucket) DO UPDATE SET
     cnt = cnt + excluded.cnt, n = n + excluded.n,
     total = total + excluded.total, squares = squares + excluded.squares,
@@ -78,6 +83,66 @@ def rest_of(inst: Instance) -> dict[str, Any]:
     return {k: v for k, v in inst.items() if k not in _OWN and k != member}
 
 
+@dataclass(slots=True)
+class SeriesRows:
+    """The instances of one series, as columns: (ts, num, val, dmod, rest or None)."""
+
+    first: Instance  # gives the series its meta when it is new
+    rows: list[tuple[int, Any, str | None, int | None, dict[str, Any] | None]]
+    lo: int  # earliest and latest ts of the rows
+    hi: int
+
+
+Prepared = dict[tuple[str, str], SeriesRows]  # (attribute IRI, datasetId) -> rows
+
+
+def prepare(instances: Iterable[tuple[str, Instance]], default_mod: int) -> Prepared:
+    """Instances as row columns, grouped by series; BadRequestData for a bad time.
+
+    `rest` is None for the telemetry shape {type: Property, value, observedAt}.
+    """
+    out: Prepared = {}
+    for attr, inst in instances:
+        observed = inst.get("observedAt")
+        if len(inst) == 3 and type(observed) is str and inst.get("type") == "Property":
+            value = inst["value"]
+            kind = type(value)
+            num, val = (value, None) if kind is int or kind is float else split_value(inst)
+            ts = parse_time(observed, "observedAt")
+            row: tuple[int, Any, str | None, int | None, dict[str, Any] | None] = (
+                ts,
+                num,
+                val,
+                default_mod - ts,
+                None,
+            )
+            dataset = ""
+        else:
+            num, val = split_value(inst)
+            mod_text = inst.get("modifiedAt")
+            mod = parse_time(mod_text, "modifiedAt") if mod_text else default_mod
+            if observed is None:
+                row = (mod, num, val, None, rest_of(inst))
+            else:
+                ts = parse_time(observed, "observedAt")
+                row = (ts, num, val, mod - ts, rest_of(inst))
+            dataset = inst.get("datasetId", "")
+        series = out.get((attr, dataset))
+        t = row[0]
+        if series is None:
+            series = out[(attr, dataset)] = SeriesRows(inst, [], t, t)
+        elif t < series.lo:
+            series.lo = t
+        elif t > series.hi:
+            series.hi = t
+        series.rows.append(row)
+    return out
+
+
+def _extra(rest: dict[str, Any], meta: dict[str, Any]) -> str | None:
+    return None if rest == meta else orjson.dumps(rest).decode()
+
+
 def changed_instances(before: EntityDoc | None, after: EntityDoc) -> Iterator[tuple[str, Instance]]:
     """The instances of `after` that `before` did not have exactly (new or changed)."""
     old_attrs = (before.get("attrs") or {}) if before is not None else {}
@@ -98,13 +163,13 @@ class HistoryWriter:
         self.keep_on_delete = keep_on_delete
         self._heids: dict[tuple[int, str], tuple[int, list[str]]] = {}
         self._series: dict[tuple[int, str, str], tuple[int, dict[str, Any]]] = {}
-        self._times: dict[str, int] = {}
         self._data_version = -1
         self._rows: list[Row] = []
+        self._ranges: list[tuple[int, int, int, int, int]] = []  # sid, ts lo/hi, iid lo/hi
         self._next_iid = 0
         conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS new_hist"
-            " (sid INTEGER, ts INTEGER, iid INTEGER, num, val TEXT, dmod INTEGER, extra TEXT)"
+            "CREATE TEMP TABLE IF NOT EXISTS new_ranges"
+            " (sid INTEGER, lo INTEGER, hi INTEGER, ilo INTEGER, ihi INTEGER)"
         )
 
     # -- the group's life cycle ------------------------------------------------------
@@ -119,37 +184,40 @@ class HistoryWriter:
             self.conn.execute("SELECT value FROM counters WHERE name = 'iid'").fetchone()[0]
         )
         self._rows = []
+        self._ranges = []
 
     def forget(self) -> None:
         """Drop every cache (after a rollback, or when another process wrote)."""
         self._heids.clear()
         self._series.clear()
-        self._times.clear()
 
     def flush(self) -> None:
         """Write the collected instances and merge them into the roll-ups.
 
-        The rows go to an in-memory table first, so the roll-ups are grouped in SQL.
+        The roll-ups are grouped in SQL from the new rows, found by the (series, time
+        range, instance numbers) of each series written, kept in an in-memory table.
         """
         rows, self._rows = self._rows, []
+        ranges, self._ranges = self._ranges, []
         if not rows:
             return
         conn = self.conn
-        conn.executemany("INSERT INTO temp.new_hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        conn.execute("INSERT INTO hist SELECT * FROM temp.new_hist")
+        conn.executemany("INSERT INTO hist VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO temp.new_ranges VALUES (?, ?, ?, ?, ?)", ranges)
         for table, size in ROLLUPS:
             conn.execute(_UPSERT.format(table=table, size=size))
-        conn.execute("DELETE FROM temp.new_hist")
+        conn.execute("DELETE FROM temp.new_ranges")
         conn.execute("UPDATE counters SET value = ? WHERE name = 'iid'", (self._next_iid,))
 
-    def mark(self) -> tuple[int, int]:
+    def mark(self) -> tuple[int, int, int]:
         """Where the collected rows end now, for `undo`."""
-        return len(self._rows), self._next_iid
+        return len(self._rows), len(self._ranges), self._next_iid
 
-    def undo(self, mark: tuple[int, int]) -> None:
+    def undo(self, mark: tuple[int, int, int]) -> None:
         """Drop the rows collected since `mark` (their job failed); caches may be stale."""
         del self._rows[mark[0] :]
-        self._next_iid = mark[1]
+        del self._ranges[mark[1] :]
+        self._next_iid = mark[2]
         self.forget()
 
     # -- recording ---------------------------------------------------------------------
@@ -173,59 +241,30 @@ class HistoryWriter:
         tid: int,
         entity_id: str,
         types: list[str],
-        instances: Iterable[tuple[str, Instance]],
+        instances: Iterable[tuple[str, Instance]] | Prepared,
         default_time: str,
     ) -> bool:
-        """Append instances to an entity's history; True when the entity had none before."""
+        """Append instances to an entity's history; True when the entity had none before.
+
+        `instances` may come prepared (`prepare`, run off the writer thread).
+        """
         heid, created = self._entity(tid, entity_id, types)
-        default_mod = self._time(default_time)
-        append = self._rows.append
-        series = self._series
-        for attr, inst in instances:
-            observed = inst.get("observedAt")
-            if len(inst) == 3 and type(observed) is str and inst.get("type") == "Property":
-                # the telemetry shape {type, value, observedAt}: no other member to keep
-                known = series.get((heid, attr, ""))
-                sid, meta = known or self._series_of(heid, attr, "", inst)
-                value = inst["value"]
-                kind = type(value)
-                if kind is int or kind is float:
-                    num, val = value, None
-                else:
-                    num, val = split_value(inst)
-                ts = parse_time(observed, "observedAt")
-                extra = None if meta == _PROPERTY else '{"type":"Property"}'
-                append((sid, ts, self._next_iid, num, val, default_mod - ts, extra))
-                self._next_iid += 1
-                continue
-            dataset = inst.get("datasetId", "")
-            sid, meta = self._series_of(heid, attr, dataset, inst)
-            append(self._row(sid, meta, inst, default_mod))
+        if not isinstance(instances, dict):
+            instances = prepare(instances, parse_time(default_time, "a timestamp"))
+        rows = self._rows
+        for (attr, dataset), series in instances.items():
+            sid, meta = self._series.get((heid, attr, dataset)) or self._series_of(
+                heid, attr, dataset, series.first
+            )
+            base = self._next_iid
+            self._next_iid += len(series.rows)
+            self._ranges.append((sid, series.lo, series.hi, base, self._next_iid - 1))
+            plain = None if meta == _PROPERTY else _PROPERTY_TEXT
+            rows.extend(
+                (sid, ts, base + i, num, val, dmod, plain if rest is None else _extra(rest, meta))
+                for i, (ts, num, val, dmod, rest) in enumerate(series.rows)
+            )
         return created
-
-    def _row(self, sid: int, meta: dict[str, Any], inst: Instance, default_mod: int) -> Row:
-        num, val = split_value(inst)
-        mod_text = inst.get("modifiedAt")
-        mod = self._time(mod_text) if mod_text else default_mod
-        observed = inst.get("observedAt")
-        if observed is None:
-            ts, dmod = mod, None
-        else:
-            ts = self._time(observed)
-            dmod = mod - ts
-        rest = rest_of(inst)
-        extra = None if rest == meta else orjson.dumps(rest).decode()
-        iid = self._next_iid
-        self._next_iid += 1
-        return (sid, ts, iid, num, val, dmod, extra)
-
-    def _time(self, text: str) -> int:
-        ms = self._times.get(text)
-        if ms is None:
-            if len(self._times) > 10_000:
-                self._times.clear()
-            ms = self._times[text] = parse_time(text, "a timestamp")
-        return ms
 
     def _entity(self, tid: int, entity_id: str, types: list[str]) -> tuple[int, bool]:
         key = (tid, entity_id)
@@ -361,14 +400,13 @@ class HistoryWriter:
         if observed and "observedAt" not in inst:  # a patch of the value keeps its time
             inst = {**inst, "observedAt": format_time(ts)}
         self.conn.execute("DELETE FROM hist WHERE sid = ? AND ts = ? AND iid = ?", (sid, ts, iid))
-        row = self._row(sid, meta, {**inst, "modifiedAt": now}, self._time(now))
-        self._next_iid -= 1  # _row took a fresh id; the instance keeps its own
-        self.conn.execute(
-            "INSERT INTO hist VALUES (?, ?, ?, ?, ?, ?, ?)", (*row[:2], iid, *row[3:])
-        )
+        prepared = prepare([(attr, {**inst, "modifiedAt": now})], parse_time(now, "modifiedAt"))
+        new_ts, num, val, dmod, rest = next(iter(prepared.values())).rows[0]
+        row = (sid, new_ts, iid, num, val, dmod, _extra(rest or _PROPERTY, meta))
+        self.conn.execute("INSERT INTO hist VALUES (?, ?, ?, ?, ?, ?, ?)", row)  # same iid
         self._rebuild(sid, ts)
-        if row[1] != ts:
-            self._rebuild(sid, row[1])
+        if new_ts != ts:
+            self._rebuild(sid, new_ts)
 
     def _rebuild(self, sid: int, ts: int) -> None:
         """Recompute the roll-up buckets holding `ts` from the raw instances."""

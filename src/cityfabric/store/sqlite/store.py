@@ -20,6 +20,7 @@ import orjson
 
 from cityfabric.ngsild.errors import InternalError, ResourceNotFound
 from cityfabric.ngsild.model import EntityDoc, Instance
+from cityfabric.ngsild.temporal import parse_time
 from cityfabric.store.base import (
     DEFAULT_TENANT,
     AttributeSummary,
@@ -31,7 +32,7 @@ from cityfabric.store.base import (
     TypeSummary,
     WriteResult,
 )
-from cityfabric.store.sqlite import funcs, histread, schema, summaries
+from cityfabric.store.sqlite import funcs, history, histread, schema, summaries
 from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
 from cityfabric.store.sqlite.sqlq import GEO_TOKEN, CompiledQuery, compile_query
@@ -155,11 +156,11 @@ class SqliteStore:
         now: str,
     ) -> bool:
         """Append instances to an entity's history; True when it had none."""
+        # rows are built here, off the writer thread, which only numbers and writes them
+        rows = history.prepare(instances, parse_time(now, "now"))
         return bool(
             await self._call(
-                lambda g: g.history.add(
-                    _tid(g, tenant, create=True), entity_id, types, instances, now
-                ),
+                lambda g: g.history.add(_tid(g, tenant, create=True), entity_id, types, rows, now),
                 appends=True,
             )
         )
