@@ -171,8 +171,10 @@ def _simple_instance(iri: str, raw: object) -> Instance | None:
 
     Returns None whenever the general rules must decide, so the result is identical.
     """
-    if type(raw) is not dict or len(raw) != 2:
+    if type(raw) is not dict:
         return None
+    if len(raw) != 2:
+        return _telemetry(iri, raw)
     kind = raw.get("type")
     if kind == "Property":
         value = raw.get("value")
@@ -185,6 +187,31 @@ def _simple_instance(iri: str, raw: object) -> Instance | None:
             return None
         return {"type": "Relationship", "object": target}
     return None
+
+
+_TELEMETRY_KEYS = frozenset({"type", "value", "observedAt", "unitCode"})
+_SCALARS = (int, float, str, bool)
+
+
+def _telemetry(iri: str, raw: dict[str, Any]) -> Instance | None:
+    """A measured Property: a scalar value with observedAt and/or unitCode."""
+    if raw.keys() - _TELEMETRY_KEYS or raw.get("type") != "Property" or iri in _GEO_NAMES:
+        return None
+    value = raw.get("value")
+    if type(value) not in _SCALARS or value == "urn:ngsi-ld:null":
+        return None
+    inst: Instance = {"type": "Property", "value": value}
+    if "observedAt" in raw:
+        try:
+            inst["observedAt"] = check_datetime(raw["observedAt"], where="observedAt")
+        except BadRequestData:
+            return None  # the general parser names the error
+    if "unitCode" in raw:
+        unit = raw["unitCode"]
+        if not isinstance(unit, str) or not unit:
+            return None
+        inst["unitCode"] = unit
+    return inst
 
 
 def parse_attribute(name: str, iri: str, raw: object, expand: Expand) -> list[Instance]:
