@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/mqtt_ingest.py                    # 300,000 messages, 1,000 devices
     .venv/bin/python bench/mqtt_ingest.py --messages 50000 --publishers 2
+    .venv/bin/python bench/mqtt_ingest.py --messages 100000 --py-spy ingest.raw
 
 Starts Mosquitto (temporary config, loopback port) and `cityfabric run --mqtt`
 on a temporary data folder, provisions the device profiles, then:
@@ -14,7 +15,9 @@ on a temporary data folder, provisions the device profiles, then:
    until the store holds every message Mosquitto acknowledged: the last seq of
    every device, and the history count when the temporal API is served.
 
-Publishers, Mosquitto and CityFabric share the machine's cores.
+Publishers, Mosquitto and CityFabric share the machine's cores. `--py-spy FILE`
+records the server with py-spy (raw folded stacks, per thread) from the first
+publish until the store holds everything, and nothing else.
 """
 
 from __future__ import annotations
@@ -23,12 +26,17 @@ import argparse
 import multiprocessing
 import os
 import platform
+import shutil
+import signal
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -178,11 +186,30 @@ def in_store(http: httpx.Client, devices: int, per_device: int, history: bool) -
     return done
 
 
+@contextmanager
+def recording(pid: int, out: Path | None) -> Iterator[None]:
+    """py-spy on `pid` for the duration of the block (nothing when `out` is None)."""
+    if out is None:
+        yield
+        return
+    binary = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    spy = subprocess.Popen(
+        [binary, "record", "-p", str(pid), "-f", "raw", "--threads", "-r", "200", "-o", str(out)]
+    )
+    time.sleep(1)  # let it attach before the first publish
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        spy.wait(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=300_000)
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--publishers", type=int, default=1)
+    parser.add_argument("--py-spy", type=Path, help="record the ingestion with py-spy to FILE")
     args = parser.parse_args()
     per_device = args.messages // args.devices
     total = per_device * args.devices
@@ -206,16 +233,17 @@ def main() -> None:
             ]
             assert http.post("/cityfabric/v1/devices", json=profiles).status_code == 201
             messages = device_messages(args.devices, total, "cityfabric/default/devices")
-            start = time.perf_counter()
-            accepted = publish_all(broker.port, messages, args.publishers)
-            published = time.perf_counter() - start
             last = f"urn:ngsi-ld:BenchMeter:dev-{args.devices - 1:04d}"
-            while True:
-                r = http.get(f"/ngsi-ld/v1/entities/{last}", params={"format": "keyValues"})
-                if r.status_code == 200 and r.json().get("seq") == per_device - 1:
-                    break
-                time.sleep(0.02)
-            elapsed = time.perf_counter() - start
+            with recording(server.process.pid, args.py_spy):
+                start = time.perf_counter()
+                accepted = publish_all(broker.port, messages, args.publishers)
+                published = time.perf_counter() - start
+                while True:
+                    r = http.get(f"/ngsi-ld/v1/entities/{last}", params={"format": "keyValues"})
+                    if r.status_code == 200 and r.json().get("seq") == per_device - 1:
+                        break
+                    time.sleep(0.02)
+                elapsed = time.perf_counter() - start
             history = http.get(f"/ngsi-ld/v1/temporal/entities/{last}").status_code == 200
             held = in_store(http, args.devices, per_device, history)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")

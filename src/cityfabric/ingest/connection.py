@@ -1,40 +1,57 @@
-"""One MQTT 5 connection: a paho client driven by the asyncio loop, with no network thread.
+"""One MQTT 5 connection on asyncio streams, speaking the codec of `mqtt5.py`.
 
-paho's external-loop interface (socket open/close and write-interest callbacks,
-`loop_read`/`loop_write`/`loop_misc`) runs on the event loop, so receiving,
-batching and acking share one thread. A separate network thread would fight
-the loop for the GIL on every packet (its recv calls drop the GIL and wait up
-to a switch interval to get it back), which measured 2.5 times slower.
+Everything runs on the event loop: a reader task parses whatever one read
+returned (often hundreds of PUBLISH packets) and hands the messages over in
+one call; the acks of a batch go out in one write; a keepalive task pings
+and notices a silent broker. No thread (a host name is resolved on a
+short-lived one), no per-message callback.
 
-Only the blocking TCP connect runs on a short-lived thread; the socket
-callbacks it triggers are handed to the loop.
+CONNECT and SUBSCRIBE go out together (MQTT lets a client send before the
+CONNACK), so connecting takes one round trip. Packet ids belong to the
+connection they came on: `ack` writes only on its own connection, and only
+while it is up; whatever is not acked is redelivered after the reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
+from cityfabric.ingest.mqtt5 import (
+    PINGREQ,
+    ConnAck,
+    Control,
+    Disconnect,
+    ProtocolError,
+    Publish,
+    Refused,
+    SubAck,
+    decode_packets,
+    encode_connect,
+    encode_disconnect,
+    encode_pubacks,
+    encode_subscribe,
+)
 from cityfabric.ingest.session import BrokerAddress
 
+log = logging.getLogger("cityfabric.ingest.mqtt")
 T = TypeVar("T")
-OnMessage = Callable[["Connection", int, int, str, bytes], None]
+OnMessages = Callable[["Connection", list[Publish]], None]
 
 RECEIVE_MAXIMUM = 10_000  # unacked messages the broker may send us (MQTT 5 flow control)
 KEEPALIVE_S = 30
 CONNECT_TIMEOUT_S = 15.0
 CLOSE_TIMEOUT_S = 5.0
+READ_SIZE = 256 * 1024  # one read can hold a few thousand small PUBLISH packets
+SUBSCRIBE_ID = 1
+MALFORMED = 0x81  # DISCONNECT reason code after a packet we could not parse
 
 
 class ConnectFailed(Exception):
@@ -51,177 +68,160 @@ class Connection:
         client_id: str,
         session_expiry: int,
         filters: list[str],
-        on_message: OnMessage,
+        on_messages: OnMessages,
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self.address = address
+        self.client_id = client_id
         self.session_expiry = session_expiry
         self.filters = filters
-        self.on_message = on_message
-        self.alive = False  # subscribed and not yet lost: acks may be sent
-        self.ready: asyncio.Future[bool] = self.loop.create_future()  # session present?
+        self.on_messages = on_messages
+        self.alive = False  # CONNACK received and not yet lost: acks may be sent
         self.lost: asyncio.Future[str] = self.loop.create_future()
-        self._closed: asyncio.Future[None] = self.loop.create_future()
-        self._loop_thread = threading.get_ident()
-        self._sock: socket.socket | None = None
-        self._writing = False
+        self._ready: asyncio.Future[bool] = self.loop.create_future()  # session present?
         self._session_present = False
-        self._housekeeping: asyncio.Task[None] | None = None
-        self.client = self._client(client_id)
-
-    def _client(self, client_id: str) -> paho.Client:
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=paho.MQTTv5,
-            manual_ack=True,
-            reconnect_on_failure=False,
-        )
-        if self.address.username is not None:
-            client.username_pw_set(self.address.username, self.address.password)
-        if self.address.tls:
-            client.tls_set()
-        client.connect_timeout = CONNECT_TIMEOUT_S
-        client.on_connect = self._on_connect
-        client.on_subscribe = self._on_subscribe
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_socket_open = self._on_socket_open
-        client.on_socket_close = self._on_socket_close
-        client.on_socket_register_write = self._on_want_write
-        client.on_socket_unregister_write = self._on_no_write
-        return client
+        self._keepalive = KEEPALIVE_S
+        self._heard = 0.0  # loop time of the last read
+        self._goodbye: bytes | None = None  # the DISCONNECT `close` sends, once connected
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def open(self) -> bool:
         """Connect, resume the session and subscribe; True when the session was resumed."""
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.session_expiry
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
-        host, port = self.address.host, self.address.port
-        await in_thread(
-            lambda: self.client.connect(
-                host, port, KEEPALIVE_S, clean_start=False, properties=props
+        reader, writer = await asyncio.wait_for(self._connect(), CONNECT_TIMEOUT_S)
+        self._writer, address = writer, self.address
+        writer.write(
+            encode_connect(
+                self.client_id,
+                keepalive=KEEPALIVE_S,
+                clean_start=False,
+                session_expiry=self.session_expiry,
+                receive_maximum=RECEIVE_MAXIMUM,
+                username=address.username,
+                password=address.password,
             )
+            + encode_subscribe(SUBSCRIBE_ID, self.filters, qos=1)
         )
-        self._housekeeping = asyncio.create_task(self._keep_alive(), name="mqtt-keepalive")
-        return await asyncio.wait_for(asyncio.shield(self.ready), CONNECT_TIMEOUT_S)
+        self._heard = self.loop.time()
+        self._tasks = [
+            asyncio.create_task(self._read(reader), name="mqtt-read"),
+            asyncio.create_task(self._keep_alive(), name="mqtt-keepalive"),
+        ]
+        waits: list[asyncio.Future[Any]] = [self._ready, self.lost]
+        await asyncio.wait(waits, timeout=CONNECT_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        if self._ready.done():
+            return self._ready.result()
+        if self.lost.done():
+            raise ConnectFailed(self.lost.result())
+        raise TimeoutError
 
     async def close(self) -> None:
-        """Disconnect (acks queued before go out first) and wait for the socket to close."""
+        """Say DISCONNECT (acks written before go out first) and close the socket."""
         self.alive = False
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-        if self._sock is not None or self.client.socket() is not None:
-            self.client.disconnect()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        writer = self._writer
+        if writer is not None and not writer.is_closing():
+            if self._goodbye is not None:
+                writer.write(self._goodbye)
+            writer.close()
             try:
-                await asyncio.wait_for(asyncio.shield(self._closed), CLOSE_TIMEOUT_S)
-            except TimeoutError:
-                self._drop_socket()
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_S)
+            except (OSError, TimeoutError):
+                writer.transport.abort()
         self.abandon("closed")
 
-    def ack(self, mids: list[int]) -> int:
-        """Send PUBACKs, unless this connection is gone (the broker then redelivers)."""
-        if not self.alive:
+    def ack(self, packet_ids: list[int]) -> int:
+        """Send PUBACKs in one write, unless this connection is gone (the broker redelivers)."""
+        if not self.alive or self._writer is None or not packet_ids:
             return 0
-        ack = self.client.ack
-        for mid in mids:
-            ack(mid, 1)
-        return len(mids)
+        self._writer.write(encode_pubacks(packet_ids))
+        return len(packet_ids)
 
     def abandon(self, why: str) -> None:
-        """Make `open` fail and `lost` fire (on the loop)."""
+        """Make `open` fail and `lost` fire."""
         self.alive = False
-        if not self.ready.done():
-            self.ready.set_exception(ConnectFailed(why))
         if not self.lost.done():
             self.lost.set_result(why)
 
-    async def _keep_alive(self) -> None:
-        while True:
-            await asyncio.sleep(1)
-            self.client.loop_misc()
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, port, tls = self.address.host, self.address.port, self.address.tls
+        context = ssl.create_default_context() if tls else None
+        failure: OSError = OSError(f"{host} has no address")
+        for ip in await resolve(host, port):
+            try:
+                return await asyncio.open_connection(
+                    ip, port, ssl=context, server_hostname=host if tls else None, limit=READ_SIZE
+                )
+            except OSError as err:
+                failure = err
+        raise failure
 
-    def _drop_socket(self) -> None:
-        sock = self._sock
-        if sock is not None:
-            self._forget_socket(sock)
-            sock.close()
-
-    # paho callbacks: the socket ones may come from the connect thread
-
-    def _on_loop(self, fn: Callable[[], None]) -> None:
-        if threading.get_ident() == self._loop_thread:
-            fn()
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop is closed
-                self.loop.call_soon_threadsafe(fn)
-
-    def _on_socket_open(self, client: paho.Client, _: Any, sock: Any) -> None:
-        def watch() -> None:
-            self._sock = sock
-            self.loop.add_reader(sock, client.loop_read)
-
-        self._on_loop(watch)
-
-    def _on_socket_close(self, _: paho.Client, __: Any, sock: Any) -> None:
-        self._on_loop(lambda: self._forget_socket(sock))
-
-    def _forget_socket(self, sock: Any) -> None:
-        with contextlib.suppress(ValueError, OSError):  # the socket may be closed by now
-            self.loop.remove_reader(sock)
-            self.loop.remove_writer(sock)
-        self._writing = False
-        self._sock = None
-        if not self._closed.done():
-            self._closed.set_result(None)
-        self.abandon("the connection closed")
-
-    def _on_want_write(self, client: paho.Client, _: Any, sock: Any) -> None:
-        if not self._writing:
-            self._writing = True
-            self._on_loop(lambda: self.loop.add_writer(sock, client.loop_write))
-
-    def _on_no_write(self, _: paho.Client, __: Any, sock: Any) -> None:
-        self._writing = False
-
-        def unwatch() -> None:
-            with contextlib.suppress(ValueError, OSError):  # the socket may be closed by now
-                self.loop.remove_writer(sock)
-
-        self._on_loop(unwatch)
-
-    def _on_connect(
-        self, client: paho.Client, _: Any, flags: paho.ConnectFlags, rc: ReasonCode, __: Any
-    ) -> None:
-        if rc.is_failure:
-            self.abandon(f"the broker refused the connection: {rc}")
-            return
-        self._session_present = flags.session_present
-        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
-
-    def _on_subscribe(
-        self, client: paho.Client, _: Any, __: int, codes: list[ReasonCode], ___: Any
-    ) -> None:
-        refused = [str(rc) for rc in codes if rc.is_failure]
-        if refused:
-            self.abandon(f"the broker refused the subscriptions: {', '.join(refused)}")
-            client.disconnect()
-            return
-        self.alive = True
-        if not self.ready.done():
-            self.ready.set_result(self._session_present)
-
-    def _on_disconnect(self, _: paho.Client, __: Any, ___: Any, rc: ReasonCode, ____: Any) -> None:
-        self.abandon(f"disconnected: {rc}")
-
-    def _on_message(self, _: paho.Client, __: Any, msg: paho.MQTTMessage) -> None:
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        buffer = bytearray()
         try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = "(topic is not UTF-8)"
-        self.on_message(self, msg.mid, msg.qos, topic, bytes(msg.payload))
+            while True:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    self.abandon("the broker closed the connection")
+                    return
+                self._heard = self.loop.time()
+                buffer += data
+                publishes, controls, used = decode_packets(buffer)
+                del buffer[:used]
+                if publishes:
+                    self.on_messages(self, publishes)
+                for packet in controls:
+                    self._control(packet)
+        except ProtocolError as err:
+            self._goodbye = encode_disconnect(MALFORMED)
+            self.abandon(f"protocol error: {err}")
+        except Refused as err:
+            self.abandon(str(err))
+        except OSError as err:
+            self.abandon(f"the connection failed: {err}")
+        except Exception as err:  # a bug here must not leave the bridge connected but deaf
+            log.exception("MQTT bridge: reading from the broker failed")
+            self.abandon(f"reading failed: {err!r}")
+
+    def _control(self, packet: Control) -> None:
+        if isinstance(packet, ConnAck):
+            # packet ids are valid from here on: acks may go out even before the SUBACK
+            self.alive = not self.lost.done()
+            self._goodbye = encode_disconnect()
+            self._session_present = packet.session_present
+            if packet.server_keepalive is not None:
+                self._keepalive = packet.server_keepalive
+        elif isinstance(packet, SubAck):
+            if packet.packet_id != SUBSCRIBE_ID or len(packet.reason_codes) != len(self.filters):
+                raise ProtocolError("a SUBACK that does not answer our SUBSCRIBE")
+            if not self._ready.done():
+                self._ready.set_result(self._session_present)
+        elif isinstance(packet, Disconnect):
+            self._goodbye = None  # the client must not answer a DISCONNECT with one
+            self.abandon(str(packet))
+
+    async def _keep_alive(self) -> None:
+        """PINGREQ every half keepalive; a broker silent for a whole one is gone."""
+        while self._keepalive:
+            await asyncio.sleep(self._keepalive / 2)
+            silent = self.loop.time() - self._heard
+            if silent > self._keepalive:
+                self.abandon(f"no packet from the broker for {silent:.0f} s")
+                return
+            if self._writer is not None:
+                self._writer.write(PINGREQ)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """The addresses of `host`, an IP literal as it is (asyncio would use executor threads)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    infos = await in_thread(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def in_thread(fn: Callable[[], T]) -> T:
@@ -246,5 +246,5 @@ async def in_thread(fn: Callable[[], T]) -> T:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, ok, result)
 
-    threading.Thread(target=run, name="cityfabric-mqtt-connect", daemon=True).start()
+    threading.Thread(target=run, name="cityfabric-mqtt-resolve", daemon=True).start()
     return await future

@@ -6,16 +6,16 @@ and acknowledges a message only once the write holding it (or its dead
 letter) is committed; so whatever the broker accepted and the bridge did not
 ack is redelivered after a crash or a reconnect (duplicates are possible).
 
-Messages are appended to an inbox as paho reads them (on the event loop, see
-`connection.py`); a task drains up to `BATCH` messages at a time into
-`Ingestor.ingest` (a few batch writes per tenant) and then queues their
-PUBACKs. Meanwhile paho keeps reading, so the next batch fills up while the
-previous one commits.
+The connection (`connection.py`) appends what each socket read held to an
+inbox, one chunk of messages per read; a task drains up to `BATCH` messages
+at a time into `Ingestor.ingest` (a few batch writes per tenant) and then
+writes their PUBACKs, one write per connection. Meanwhile the connection
+keeps reading, so the next batch fills up while the previous one commits.
 
-Each connection is a fresh paho client. Message ids belong to a connection, so
-an ack for a message of a connection that is gone is simply not sent; the
-broker redelivers that message on the new connection. A failed write acks
-nothing and drops the connection, so the broker redelivers the batch.
+Packet ids belong to a connection, so an ack for a message of a connection
+that is gone is simply not sent; the broker redelivers that message on the
+new connection. A failed write acks nothing and drops the connection, so the
+broker redelivers the batch.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from cityfabric.ingest.connection import CONNECT_TIMEOUT_S, ConnectFailed, Connection
+from cityfabric.ingest.mqtt5 import Publish
 from cityfabric.ingest.pipeline import Ingestor, Message
 from cityfabric.ingest.session import BrokerAddress, backoff_delay
 from cityfabric.ingest.topics import subscriptions
@@ -38,7 +39,7 @@ BATCH = 1000  # messages per drain
 LINGER_S = 0.002  # wait this long for more when a drain would be small
 STABLE_S = 10.0  # a connection that lasted this long resets the backoff
 STOP_TIMEOUT_S = 10.0
-Received = tuple[Connection, int, int, str, bytes]  # connection, mid, qos, topic, payload
+Chunk = tuple[Connection, list[Publish]]  # the messages of one read, and where they came from
 
 
 @dataclass
@@ -70,7 +71,8 @@ class MqttBridge:
         self.session_expiry = session_expiry
         self.stats = BridgeStats()
         self.connected = asyncio.Event()
-        self._inbox: deque[Received] = deque()
+        self._inbox: deque[Chunk] = deque()
+        self._queued = 0  # messages in the inbox
         self._stopping = False
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -101,9 +103,10 @@ class MqttBridge:
         except TimeoutError:
             log.warning("MQTT bridge: the connection did not close in time")
 
-    def receive(self, conn: Connection, mid: int, qos: int, topic: str, payload: bytes) -> None:
-        """Called by paho (on the loop) for each message."""
-        self._inbox.append((conn, mid, qos, topic, payload))
+    def receive(self, conn: Connection, publishes: list[Publish]) -> None:
+        """Called by the connection (on the loop) with the messages of one read."""
+        self._inbox.append((conn, publishes))
+        self._queued += len(publishes)
         self._wake.set()
 
     async def _supervise(self) -> None:
@@ -129,7 +132,7 @@ class MqttBridge:
             client_id=self.client_id,
             session_expiry=self.session_expiry,
             filters=subscriptions(self.share_group),
-            on_message=self.receive,
+            on_messages=self.receive,
         )
         self._conn = conn
         try:
@@ -145,7 +148,7 @@ class MqttBridge:
             why = await conn.lost
             if not self._stopping:
                 log.warning("MQTT bridge: connection to %s lost: %s", self.address, why)
-        except (OSError, ConnectFailed, TimeoutError) as err:
+        except (OSError, ConnectFailed, TimeoutError, ValueError) as err:
             log.warning("MQTT bridge: cannot connect to %s: %s", self.address, err or "timeout")
         finally:
             self.connected.clear()
@@ -153,32 +156,46 @@ class MqttBridge:
 
     async def _drain(self) -> None:
         """Write what arrives, a batch at a time; on stop, leave the rest to be redelivered."""
-        inbox = self._inbox
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            while inbox and not self._stopping:
-                if len(inbox) < BATCH:
+            while self._queued and not self._stopping:
+                if self._queued < BATCH:
                     await asyncio.sleep(LINGER_S)
-                batch = [inbox.popleft() for _ in range(min(BATCH, len(inbox)))]
-                await self._process(batch)
+                await self._process(self._take(BATCH))
 
-    async def _process(self, batch: list[Received]) -> None:
-        self.stats.received += len(batch)
+    def _take(self, limit: int) -> list[Chunk]:
+        """Up to `limit` messages from the inbox, in arrival order."""
+        inbox, taken, count = self._inbox, [], 0
+        while inbox and count < limit:
+            conn, publishes = inbox[0]
+            if count + len(publishes) > limit:
+                cut = limit - count
+                inbox[0] = (conn, publishes[cut:])
+                publishes = publishes[:cut]
+            else:
+                inbox.popleft()
+            taken.append((conn, publishes))
+            count += len(publishes)
+        self._queued -= count
+        return taken
+
+    async def _process(self, batch: list[Chunk]) -> None:
+        messages = [Message(topic, payload) for _, chunk in batch for topic, payload, _, _ in chunk]
+        self.stats.received += len(messages)
         try:
-            outcome = await self.ingestor.ingest([Message(r[3], r[4]) for r in batch])
+            outcome = await self.ingestor.ingest(messages)
         except Exception:
             # the store failed: ack nothing, and reconnect so the broker redelivers
             self.stats.failures += 1
-            log.exception("MQTT bridge: writing %d messages failed; reconnecting", len(batch))
+            log.exception("MQTT bridge: writing %d messages failed; reconnecting", len(messages))
             if self._conn is not None:
                 self._conn.abandon("a write failed")
             return
         self.stats.written += outcome.written
         self.stats.dead += outcome.dead
         by_conn: dict[Connection, list[int]] = {}
-        for conn, mid, qos, _, _ in batch:
-            if qos > 0:
-                by_conn.setdefault(conn, []).append(mid)
-        for conn, mids in by_conn.items():
-            self.stats.acked += conn.ack(mids)
+        for conn, chunk in batch:
+            by_conn.setdefault(conn, []).extend([p[2] for p in chunk if p[3]])
+        for conn, packet_ids in by_conn.items():
+            self.stats.acked += conn.ack(packet_ids)
