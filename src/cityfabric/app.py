@@ -19,6 +19,7 @@ from cityfabric.api import (
     jsonld_contexts,
     problems,
     retention,
+    subscriptions,
     temporal,
 )
 from cityfabric.api.direct import direct_routes
@@ -28,9 +29,20 @@ from cityfabric.ingest.runtime import running_ingest
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.history import HistoryService, expire_periodically
 from cityfabric.ngsild.service import EntityService
+from cityfabric.notify.service import SubscriptionService
 from cityfabric.store.sqlite import SqliteStore
 
-ROUTERS = (entities, batch, temporal, retention, discovery, jsonld_contexts, devices, health)
+ROUTERS = (
+    entities,
+    batch,
+    subscriptions,
+    temporal,
+    retention,
+    discovery,
+    jsonld_contexts,
+    devices,
+    health,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -71,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.entities = EntityService(store)
     app.state.history = history
+    app.state.subscriptions = SubscriptionService(store)
     app.state.contexts = ContextRegistry(
         settings.context_cache,
         settings.hosted_contexts_dir,

@@ -196,3 +196,67 @@ class Store(Protocol):
     async def expire_history(self, now: int, default_ms: int | None = None) -> int:
         """Delete raw instances past their retention; roll-ups stay. Returns how many."""
         ...
+
+    # -- subscriptions (the docs are opaque here: `notify` owns their format) ----------
+
+    async def create_subscription(
+        self,
+        tenant: str,
+        subscription_id: str,
+        doc: bytes,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+    ) -> None:
+        """Store a new subscription with zeroed counters; AlreadyExists when the id is taken.
+
+        `types` and `attrs` are the matcher's index keys (entity type IRIs, watched
+        attribute IRIs; None: any). The tenant is created by its first write.
+        """
+        ...
+
+    async def replace_subscription(
+        self,
+        tenant: str,
+        subscription_id: str,
+        doc: bytes,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+        *,
+        expected: bytes | None = None,
+    ) -> bool:
+        """Replace a subscription's doc and keys; its counters and list position stay.
+
+        ResourceNotFound when it does not exist. With `expected`, write only if the stored
+        doc is still `expected` (compare-and-set); returns whether it was written.
+        """
+        ...
+
+    async def get_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> tuple[bytes, SubscriptionCounters] | None: ...
+
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, count: bool
+    ) -> tuple[list[tuple[bytes, SubscriptionCounters]], int | None]:
+        """One page in creation order, and the tenant's total when `count`."""
+        ...
+
+    async def delete_subscription(self, tenant: str, subscription_id: str) -> None:
+        """Delete a subscription and its counters; ResourceNotFound when it does not exist."""
+        ...
+
+    async def subscriptions_version(self) -> int:
+        """Grows with every subscription create, replace and delete in any tenant."""
+        ...
+
+
+@dataclass(frozen=True)
+class SubscriptionCounters:
+    """A subscription's delivery counters and times (`notify.model.SubscriptionStatus`)."""
+
+    times_sent: int = 0
+    times_failed: int = 0
+    last_notification: str | None = None
+    last_success: str | None = None
+    last_failure: str | None = None
+    failure_reason: str | None = None

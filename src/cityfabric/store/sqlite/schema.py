@@ -22,7 +22,17 @@ hist_hourly / hist_daily(sid, bucket, cnt, n, total, squares, low, high)
                                     roll-ups of instances with observedAt, kept when
                                     raw instances expire
 hist_retention(tid, type, raw_ms)   raw history retention per tenant and entity type
-counters(name, value)               the next instance id
+counters(name, value)               the next instance id ('iid'); 'subscriptions_version'
+                                    grows with every subscription change
+
+subscriptions(tid, id, doc, types, attrs, created_rid)
+                                    doc: the subscription as `notify.codec` stores it;
+                                    types / attrs: JSON arrays of the matcher's index keys
+                                    (NULL = any); created_rid orders lists
+subscription_status(tid, id, times_sent, times_failed, last_notification, last_success,
+                    last_failure, failure_reason)
+                                    delivery counters, kept apart so delivery never
+                                    rewrites the doc
 """
 
 from __future__ import annotations
@@ -112,6 +122,33 @@ MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
         ) WITHOUT ROWID;
         CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
         INSERT INTO counters (name, value) VALUES ('iid', 1);
+        """,
+    ),
+    (
+        "0003_subscriptions",
+        """
+        CREATE TABLE subscriptions (
+            tid INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            doc BLOB NOT NULL,
+            types TEXT,
+            attrs TEXT,
+            created_rid INTEGER NOT NULL,
+            PRIMARY KEY (tid, id)
+        );
+        CREATE UNIQUE INDEX subscriptions_order ON subscriptions (tid, created_rid);
+        CREATE TABLE subscription_status (
+            tid INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            times_sent INTEGER NOT NULL DEFAULT 0,
+            times_failed INTEGER NOT NULL DEFAULT 0,
+            last_notification TEXT,
+            last_success TEXT,
+            last_failure TEXT,
+            failure_reason TEXT,
+            PRIMARY KEY (tid, id)
+        );
+        INSERT INTO counters (name, value) VALUES ('subscriptions_version', 0);
         """,
     ),
 )

@@ -29,10 +29,11 @@ from cityfabric.store.base import (
     HistoryQuery,
     Mutation,
     QueryPage,
+    SubscriptionCounters,
     TypeSummary,
     WriteResult,
 )
-from cityfabric.store.sqlite import funcs, history, histread, schema, summaries
+from cityfabric.store.sqlite import funcs, history, histread, schema, subscriptions, summaries
 from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
 from cityfabric.store.sqlite.sqlq import GEO_TOKEN, CompiledQuery, compile_query
@@ -215,6 +216,74 @@ class SqliteStore:
     async def expire_history(self, now: int, default_ms: int | None = None) -> int:
         """Delete raw instances past retention (roll-ups stay); how many were deleted."""
         return int(await self._call(lambda g: g.history.expire(now, default_ms)))
+
+    # -- subscriptions (see `subscriptions.py`) ------------------------------------------
+
+    async def create_subscription(
+        self,
+        tenant: str,
+        subscription_id: str,
+        doc: bytes,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+    ) -> None:
+        """Store a new subscription; AlreadyExists when the tenant has that id."""
+        await self._call(
+            lambda g: subscriptions.insert(
+                g.conn, _tid(g, tenant, create=True), subscription_id, doc, types, attrs
+            )
+        )
+
+    async def replace_subscription(
+        self,
+        tenant: str,
+        subscription_id: str,
+        doc: bytes,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+        *,
+        expected: bytes | None = None,
+    ) -> bool:
+        """Replace doc and keys (compare-and-set with `expected`); ResourceNotFound."""
+        return bool(
+            await self._call(
+                lambda g: subscriptions.update(
+                    g.conn,
+                    g.tid(tenant, create=False),
+                    subscription_id,
+                    doc,
+                    types,
+                    attrs,
+                    expected,
+                )
+            )
+        )
+
+    async def get_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> tuple[bytes, SubscriptionCounters] | None:
+        """One subscription's doc and counters, or None."""
+        return await self._read(
+            lambda c: subscriptions.fetch(c, self._tid(c, tenant), subscription_id)
+        )
+
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, count: bool
+    ) -> tuple[list[tuple[bytes, SubscriptionCounters]], int | None]:
+        """One page in creation order, and the total when `count`."""
+        return await self._read(
+            lambda c: subscriptions.page(c, self._tid(c, tenant), limit, offset, count)
+        )
+
+    async def delete_subscription(self, tenant: str, subscription_id: str) -> None:
+        """Delete a subscription and its counters; ResourceNotFound when missing."""
+        await self._call(
+            lambda g: subscriptions.delete(g.conn, g.tid(tenant, create=False), subscription_id)
+        )
+
+    async def subscriptions_version(self) -> int:
+        """Grows with every subscription change (the matcher reloads when it moves)."""
+        return await self._read(subscriptions.version)
 
     async def _call(self, fn: Callable[[Group], T], *, appends: bool = False) -> T:
         if self._writer is None:
