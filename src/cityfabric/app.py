@@ -29,6 +29,7 @@ from cityfabric.ingest.runtime import running_ingest
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.history import HistoryService, expire_periodically
 from cityfabric.ngsild.service import EntityService
+from cityfabric.notify.delivery import Delivery, DeliveryConfig
 from cityfabric.notify.service import SubscriptionService
 from cityfabric.store.sqlite import SqliteStore
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.open()
+        await app.state.delivery.async_start()
         expiry = asyncio.create_task(expire_periodically(history, settings.retention_interval))
         try:
             async with running_ingest(settings, app.state.device_profiles) as bridge:
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await expiry
+            await app.state.delivery.async_stop()
             await store.close()
 
     app = FastAPI(
@@ -89,12 +92,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.hosted_contexts_dir,
         fetch_timeout=settings.context_timeout,
     )
+    app.state.delivery = Delivery(store, app.state.contexts, _delivery_config(settings))
     app.state.device_profiles = DeviceProfiles(app.state.entities, app.state.contexts)
     problems.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
     app.router.routes[:0] = direct_routes(r for m in ROUTERS for r in m.router.routes)
     return app
+
+
+def _delivery_config(settings: Settings) -> DeliveryConfig:
+    return DeliveryConfig(
+        max_attempts=settings.notification_max_attempts,
+        retry_base=settings.notification_retry_base,
+        retry_max=settings.notification_retry_max,
+        timeout=settings.notification_timeout,
+        base_url=f"http://{settings.host}:{settings.port}",
+    )
 
 
 def app_from_env() -> FastAPI:

@@ -36,6 +36,10 @@ class Settings:
     history_retention: str | None = None
     history_on_delete: str = "delete"
     retention_interval: float = 3600.0
+    notification_max_attempts: int = 10
+    notification_retry_base: float = 1.0
+    notification_retry_max: float = 300.0
+    notification_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.history_on_delete not in ("delete", "keep"):

@@ -1,6 +1,6 @@
 """/ngsi-ld/v1/subscriptions: create, list, retrieve, update, delete (clause 5.8, 6.10, 6.11).
 
-Subscriptions are stored and shown; notification delivery is not wired yet (see
+Matching and delivery live in `notify/` (matcher, outbox, delivery worker; see
 docs/subscriptions.md). Names in a GET are compacted with the caller's @context.
 """
 

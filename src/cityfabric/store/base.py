@@ -260,3 +260,94 @@ class SubscriptionCounters:
     last_success: str | None = None
     last_failure: str | None = None
     failure_reason: str | None = None
+
+
+# -- the notification outbox (change hook, queue, delivery settlement) ----------------
+
+Change = tuple[str, str, EntityDoc | None, EntityDoc | None]
+"""(tenant, entity id, doc before, doc after) of one successful mutation; None: absent."""
+
+OutboxRow = tuple[str, str, bytes]
+"""(tenant, subscription id, payload) queued for delivery; the payload is opaque here."""
+
+
+class ChangeProbe(Protocol):
+    """What a change hook may read inside the writer's transaction (it sees the changes)."""
+
+    def version(self) -> int:
+        """The current `subscriptions_version` (reload cached subscriptions when it moves)."""
+        ...
+
+    def subscriptions(self, tenant: str) -> list[tuple[str, bytes]]:
+        """Every subscription of the tenant: (id, doc bytes)."""
+        ...
+
+    def entity_matches(self, tenant: str, entity_id: str, query: EntityQuery) -> bool:
+        """Whether the entity as just written matches q / geo / scope_q of `query`."""
+        ...
+
+
+ChangeHook = Callable[[ChangeProbe, Sequence[Change]], list[OutboxRow]]
+"""Called by the writer after a group's entity changes, in the same transaction.
+
+The rows it returns are queued in the outbox and committed with the changes. An
+exception is logged and queues nothing for that group: the write itself is kept.
+"""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One queued notification (one entity change for one subscription)."""
+
+    oid: int
+    tenant: str
+    subscription_id: str
+    payload: bytes
+    attempts: int  # failed deliveries so far
+    created_at: int  # UTC ms
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """Counter increments and latest times (None: unchanged) for one subscription."""
+
+    tenant: str
+    subscription_id: str
+    sent: int = 0
+    failed: int = 0
+    last_notification: str | None = None
+    last_success: str | None = None
+    last_failure: str | None = None
+    failure_reason: str | None = None
+
+
+@dataclass
+class Settlement:
+    """The outcome of delivering claimed outbox rows, written in one transaction."""
+
+    delivered: list[int] = field(default_factory=list)  # oids to delete
+    retry: list[tuple[int, int]] = field(default_factory=list)  # (oid, next_at ms), +1 attempt
+    defer: list[tuple[int, int]] = field(default_factory=list)  # (oid, next_at ms), not tried
+    dropped: list[int] = field(default_factory=list)  # oids given up on
+    statuses: list[DeliveryStatus] = field(default_factory=list)
+
+
+class OutboxStore(Protocol):
+    """The engine side of at-least-once notification delivery."""
+
+    def set_change_hook(
+        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+    ) -> None:
+        """Install the hook; `on_queued` is called (from any thread) after a commit queued rows."""
+        ...
+
+    async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
+        """Claim up to `limit` rows due at `now_ms`, oldest first: hidden for `lease_ms`.
+
+        A row claimed by a process that dies becomes due again when its lease ends.
+        """
+        ...
+
+    async def settle_notifications(self, settlement: Settlement) -> None:
+        """Delete, reschedule or drop claimed rows and update the status counters."""
+        ...

@@ -33,6 +33,9 @@ subscription_status(tid, id, times_sent, times_failed, last_notification, last_s
                     last_failure, failure_reason)
                                     delivery counters, kept apart so delivery never
                                     rewrites the doc
+outbox(oid, tid, sub_id, payload, attempts, next_at, created_at)
+                                    notifications queued in the transaction of the change
+                                    that caused them (see `outbox.py`); next_at: UTC ms
 """
 
 from __future__ import annotations
@@ -149,6 +152,21 @@ MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
             PRIMARY KEY (tid, id)
         );
         INSERT INTO counters (name, value) VALUES ('subscriptions_version', 0);
+        """,
+    ),
+    (
+        "0004_outbox",
+        """
+        CREATE TABLE outbox (
+            oid INTEGER PRIMARY KEY,
+            tid INTEGER NOT NULL,
+            sub_id TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_due ON outbox (next_at, oid);
         """,
     ),
 )

@@ -24,16 +24,27 @@ from cityfabric.ngsild.temporal import parse_time
 from cityfabric.store.base import (
     DEFAULT_TENANT,
     AttributeSummary,
+    ChangeHook,
     EntityQuery,
     HistoryPage,
     HistoryQuery,
     Mutation,
+    OutboxItem,
     QueryPage,
+    Settlement,
     SubscriptionCounters,
     TypeSummary,
     WriteResult,
 )
-from cityfabric.store.sqlite import funcs, history, histread, schema, subscriptions, summaries
+from cityfabric.store.sqlite import (
+    funcs,
+    history,
+    histread,
+    outbox,
+    schema,
+    subscriptions,
+    summaries,
+)
 from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
 from cityfabric.store.sqlite.sqlq import GEO_TOKEN, CompiledQuery, compile_query
@@ -65,6 +76,8 @@ class SqliteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._tids: dict[str, int] = {}
+        self._change_hook: ChangeHook | None = None
+        self._on_queued: Callable[[], None] | None = None
 
     @property
     def commits(self) -> int:
@@ -85,6 +98,7 @@ class SqliteStore:
             max_group=self._max_group,
             keep_history_on_delete=self._keep_history,
         )
+        self._writer.change_hook, self._writer.on_queued = self._change_hook, self._on_queued
         self._writer.start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityfabric-sqlite-read")
 
@@ -284,6 +298,30 @@ class SqliteStore:
     async def subscriptions_version(self) -> int:
         """Grows with every subscription change (the matcher reloads when it moves)."""
         return await self._read(subscriptions.version)
+
+    # -- notification outbox (see `outbox.py`) -----------------------------------------
+
+    def set_change_hook(
+        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+    ) -> None:
+        """Match every committed group of changes with `hook`; `on_queued` after such commits."""
+        self._change_hook, self._on_queued = hook, on_queued
+        if self._writer is not None:
+            self._writer.change_hook, self._writer.on_queued = hook, on_queued
+
+    async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
+        """Claim due outbox rows (a write: the lease keeps other processes off them)."""
+        return await self._call(lambda g: outbox.claim(g.conn, now_ms, limit, lease_ms))
+
+    async def settle_notifications(self, settlement: Settlement) -> None:
+        """Delete, reschedule or drop claimed rows and update status counters, atomically."""
+        await self._call(lambda g: outbox.settle(g, settlement))
+
+    async def pending_notifications(self) -> int:
+        """How many notifications are queued (for tests and stats)."""
+        return await self._read(
+            lambda c: int(c.execute("SELECT count(*) FROM outbox").fetchone()[0])
+        )
 
     async def _call(self, fn: Callable[[Group], T], *, appends: bool = False) -> T:
         if self._writer is None:

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityfabric.ngsild.errors import InternalError, NgsiLdError
-from cityfabric.store.base import Mutation, WriteResult
+from cityfabric.store.base import ChangeHook, Mutation, WriteResult
+from cityfabric.store.sqlite import outbox
 from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
 from cityfabric.store.sqlite.history import HistoryWriter
@@ -87,6 +88,8 @@ class Writer:
         }
         self.commits = 0  # transactions committed, for tests and stats
         self.rewinds = 0  # passive checkpoints run by the writer to rewind the WAL
+        self.change_hook: ChangeHook | None = None  # queues notifications (outbox.py)
+        self.on_queued: Callable[[], None] | None = None  # after a commit that queued some
 
     def start(self) -> None:
         """Start the writer and checkpoint threads."""
@@ -141,6 +144,7 @@ class Writer:
                 (job, group.run(job.tenant, job.ops), None) for job in entity_jobs
             ]
             group.write()
+            queued = outbox.queue(group, self.change_hook) if self.change_hook else 0
             results += [self._call(group, job) for job in jobs if isinstance(job, CallJob)]
             self.history.flush()
             self._conn.execute("COMMIT")
@@ -157,6 +161,8 @@ class Writer:
         self.tids.update(group.tids)
         _resolve(results)
         self._checkpointer.notify()
+        if queued and self.on_queued is not None:
+            self.on_queued()
 
     def _call(self, group: Group, job: CallJob) -> Settlement:
         """Run one call job in a savepoint: its NGSI-LD error undoes it alone.

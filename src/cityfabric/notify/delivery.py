@@ -1,0 +1,260 @@
+"""The delivery worker: outbox rows to HTTP(S) notifications, at least once.
+
+The store queues matches in the transaction of the change (see `matcher.py` and
+`store.base.ChangeHook`) and wakes this worker after the commit; it also polls every
+`poll` seconds (rows due for a retry, rows queued by another process). Each pass claims
+due rows with a lease, groups them per subscription and sends each group from its own
+task, up to `batch` entities per notification. One request per endpoint URL is in
+flight at a time; rows for a busy endpoint (or a throttled subscription) are deferred
+without counting an attempt, so a dead endpoint never holds up the others.
+
+2xx deletes the rows and counts a success; anything else reschedules them with
+exponential backoff and jitter and counts a failure; after `max_attempts` failures they
+are dropped and the status keeps the reason. A crash between claim and settlement
+leaves the rows to reappear when their lease ends: duplicates are possible, losses not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from cityfabric.ngsild.context import ActiveContext
+from cityfabric.ngsild.contexts_store import ContextRegistry
+from cityfabric.ngsild.entity import now_iso
+from cityfabric.ngsild.errors import NgsiLdError
+from cityfabric.ngsild.model import CORE_CONTEXT_URL
+from cityfabric.notify import codec
+from cityfabric.notify.matcher import Matcher
+from cityfabric.notify.model import Subscription
+from cityfabric.notify.payload import context_source, decode, notification, render_data
+from cityfabric.store.base import DeliveryStatus, OutboxItem, OutboxStore, Settlement, Store
+
+log = logging.getLogger(__name__)
+
+CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+DEFER_MS = 200  # how long rows for a busy endpoint wait before the next claim
+
+
+class NotifyStore(Store, OutboxStore, Protocol):
+    """A store that keeps subscriptions and the outbox."""
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    max_attempts: int = 10
+    retry_base: float = 1.0  # seconds before the first retry, doubled per failure
+    retry_max: float = 300.0  # longest wait between two attempts
+    timeout: float = 10.0  # per request, unless the endpoint sets its own
+    base_url: str = "http://127.0.0.1:8000"  # prefix of hosted @context links
+    batch: int = 100  # entities per notification
+    claim: int = 400  # rows per pass
+    poll: float = 1.0
+
+    @property
+    def lease_ms(self) -> int:
+        """Long enough for one task to send every chunk of one claim."""
+        chunks = -(-self.claim // self.batch)
+        return int((self.timeout * chunks + 5) * 1000)
+
+    def backoff_ms(self, attempts: int) -> int:
+        """The wait after the `attempts`-th failure: exponential, capped, with jitter."""
+        delay = min(self.retry_max, self.retry_base * 2 ** min(attempts - 1, 30))
+        return int(delay * (0.5 + random.random() / 2) * 1000)
+
+
+@dataclass
+class _Outcome:
+    settlement: Settlement = field(default_factory=Settlement)
+    sent: int = 0
+    failed: int = 0
+    reason: str | None = None
+
+
+class Delivery:
+    """Installs the matcher on the store and delivers what it queues."""
+
+    def __init__(self, store: NotifyStore, contexts: ContextRegistry, config: DeliveryConfig):
+        self.store = store
+        self.contexts = contexts
+        self.config = config
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._busy: set[str] = set()  # endpoint URLs with a request in flight
+        self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (monotonic s)
+        self._client: httpx.AsyncClient | None = None
+
+    async def async_start(self) -> None:
+        """Install the matcher and start the worker on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._client = httpx.AsyncClient(trust_env=False)
+        self.store.set_change_hook(Matcher(), self.wake)
+        self._runner = asyncio.create_task(self._run(), name="cityfabric-notify")
+
+    async def async_stop(self) -> None:
+        """Stop matching and delivering; unsettled rows stay queued for the next start."""
+        self.store.set_change_hook(None)
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    def wake(self) -> None:
+        """Called from the writer thread after a commit that queued notifications."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody delivers
+                self._loop.call_soon_threadsafe(self._event.set)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), self.config.poll)
+            self._event.clear()
+            try:
+                while await self.async_pump() >= self.config.claim:
+                    pass
+            except Exception:
+                log.exception("notification delivery pass failed")
+
+    async def async_pump(self) -> int:
+        """One pass: claim due rows and start delivering them; how many were claimed."""
+        now = int(time.time() * 1000)
+        items = await self.store.due_notifications(now, self.config.claim, self.config.lease_ms)
+        groups: dict[tuple[str, str], list[OutboxItem]] = {}
+        for item in items:
+            groups.setdefault((item.tenant, item.subscription_id), []).append(item)
+        held = Settlement()
+        for key, rows in groups.items():
+            found = await self.store.get_subscription(*key)
+            if found is None:  # deleted since: nobody to notify
+                held.dropped.extend(r.oid for r in rows)
+                continue
+            sub = codec.from_json(found[0])
+            wait = self._wait_ms(key, sub)
+            if wait:
+                held.defer.extend((r.oid, now + wait) for r in rows)
+                continue
+            self._busy.add(sub.notification.endpoint.uri)
+            self._last_sent[key] = time.monotonic()
+            task = asyncio.create_task(self._deliver(key[0], sub, rows))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        if held.dropped or held.defer:
+            await self.store.settle_notifications(held)
+        return len(items)
+
+    def _wait_ms(self, key: tuple[str, str], sub: Subscription) -> int:
+        """How long rows must wait: the endpoint is busy, or throttling holds them."""
+        if sub.notification.endpoint.uri in self._busy:
+            return DEFER_MS
+        last = self._last_sent.get(key)
+        if sub.throttling and last is not None:
+            left = last + sub.throttling - time.monotonic()
+            if left > 0:
+                return int(left * 1000) + 1
+        return 0
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._event.set()  # deferred rows may go now
+
+    async def _deliver(self, tenant: str, sub: Subscription, rows: Sequence[OutboxItem]) -> None:
+        try:
+            outcome = _Outcome()
+            for start in range(0, len(rows), self.config.batch):
+                chunk = rows[start : start + self.config.batch]
+                reason = await self._send(tenant, sub, chunk)
+                self._settle_chunk(outcome, chunk, reason)
+            outcome.settlement.statuses.append(_status(tenant, sub.id, outcome))
+            await self.store.settle_notifications(outcome.settlement)
+        except Exception:
+            log.exception("delivery to %s failed unexpectedly", sub.notification.endpoint.uri)
+        finally:
+            self._busy.discard(sub.notification.endpoint.uri)
+
+    def _settle_chunk(self, out: _Outcome, chunk: Sequence[OutboxItem], reason: str | None) -> None:
+        if reason is None:
+            out.sent += 1
+            out.settlement.delivered.extend(r.oid for r in chunk)
+            return
+        out.failed += 1
+        now = int(time.time() * 1000)
+        for row in chunk:
+            tried = row.attempts + 1
+            if tried >= self.config.max_attempts:
+                out.settlement.dropped.append(row.oid)
+                out.reason = f"gave up after {tried} attempts: {reason}"
+            else:
+                out.settlement.retry.append((row.oid, now + self.config.backoff_ms(tried)))
+        out.reason = out.reason or reason
+
+    async def _send(
+        self, tenant: str, sub: Subscription, chunk: Sequence[OutboxItem]
+    ) -> str | None:
+        """POST one notification; None when the endpoint answered 2xx, else the reason."""
+        endpoint = sub.notification.endpoint
+        ld = endpoint.accept == "application/ld+json"
+        try:
+            ctx = await self.contexts.resolve(context_source(sub))
+        except NgsiLdError as err:
+            return f"the subscription's @context cannot be resolved: {err.detail}"
+        data = [render_data(sub, decode(row.payload), ctx, ld) for row in chunk]
+        headers = self._headers(tenant, sub, ctx, ld)
+        timeout = endpoint.timeout / 1000 if endpoint.timeout else self.config.timeout
+        assert self._client is not None
+        try:
+            response = await self._client.post(
+                endpoint.uri,
+                content=orjson.dumps(notification(sub, data)),
+                headers=headers,
+                timeout=timeout,
+            )
+        except httpx.HTTPError as err:
+            return f"{endpoint.uri}: {type(err).__name__} {err}".strip()
+        if 200 <= response.status_code < 300:
+            return None
+        return f"{endpoint.uri} answered HTTP {response.status_code}"
+
+    def _headers(
+        self, tenant: str, sub: Subscription, ctx: ActiveContext, ld: bool
+    ) -> dict[str, str]:
+        headers: dict[str, Any] = dict(sub.notification.endpoint.receiver_info)
+        headers["Content-Type"] = "application/ld+json" if ld else "application/json"
+        if not ld:
+            url = ctx.link_path or CORE_CONTEXT_URL
+            if url.startswith("/"):
+                url = self.config.base_url.rstrip("/") + url
+            headers["Link"] = f"<{url}>; {CONTEXT_REL}"
+        if tenant:
+            headers["NGSILD-Tenant"] = tenant
+        return headers
+
+
+def _status(tenant: str, sub_id: str, out: _Outcome) -> DeliveryStatus:
+    now = now_iso()
+    return DeliveryStatus(
+        tenant,
+        sub_id,
+        sent=out.sent,
+        failed=out.failed,
+        last_notification=now,
+        last_success=now if out.sent else None,
+        last_failure=now if out.failed else None,
+        failure_reason=out.reason,
+    )

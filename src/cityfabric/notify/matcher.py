@@ -1,0 +1,240 @@
+"""The change hook: which subscriptions a group of entity changes notifies.
+
+Runs on the store's writer thread, inside the transaction of the changes (see
+`store.base.ChangeHook`), so its matches are queued atomically with them. Parsed
+subscriptions are cached per tenant and reloaded when `subscriptions_version` moves.
+
+A change is matched through an index, never by scanning every subscription: entity
+type IRI -> bucket (plus a bucket for subscriptions without entity selectors), and in
+each bucket watched attribute IRI -> subscriptions (plus those watching any).
+
+Semantics (clause 5.2.12):
+- creation (no doc before) fires entityCreated, and attributeCreated for every
+  attribute; deletion fires entityDeleted only; an update fires entityUpdated
+  (any attribute created, updated or deleted) and attribute{Created,Updated,Deleted}
+  per attribute, an attribute being updated when its instances differ;
+- watchedAttributes restricts the attributes that count (entity triggers included);
+- q, geoQ and scopeQ are evaluated by the store on the entity as written, with the
+  query compiler (not for deletions: the entity is gone);
+- inactive, expired and periodic (timeInterval) subscriptions and MQTT endpoints are
+  not matched (periodic and MQTT delivery are not implemented yet).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from cityfabric.ngsild.entity import now_iso
+from cityfabric.ngsild.model import EntityDoc
+from cityfabric.ngsild.query import TypeAnd, TypeExpr, TypeName
+from cityfabric.ngsild.regex import compile_regex
+from cityfabric.notify import codec
+from cityfabric.notify.model import EntitySelector, Subscription, Trigger, watched
+from cityfabric.notify.payload import Match
+from cityfabric.store.base import Change, ChangeProbe, EntityQuery, OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bucket:
+    """Subscriptions by watched attribute IRI, and those watching every attribute."""
+
+    by_attr: dict[str, list[Subscription]] = field(default_factory=dict)
+    any_attr: list[Subscription] = field(default_factory=list)
+
+    def add(self, sub: Subscription, attrs: frozenset[str] | None) -> None:
+        if attrs is None:
+            self.any_attr.append(sub)
+        for attr in attrs or ():
+            self.by_attr.setdefault(attr, []).append(sub)
+
+    def candidates(self, changed: Iterable[str], out: dict[str, Subscription]) -> None:
+        for sub in self.any_attr:
+            out[sub.id] = sub
+        for attr in changed:
+            for sub in self.by_attr.get(attr, ()):
+                out[sub.id] = sub
+
+
+@dataclass
+class Index:
+    """One tenant's matchable subscriptions."""
+
+    by_type: dict[str, Bucket] = field(default_factory=dict)
+    any_type: Bucket = field(default_factory=Bucket)
+    size: int = 0
+
+    def add(self, sub: Subscription) -> None:
+        types, attrs = watched(sub)
+        self.size += 1
+        if types is None:
+            self.any_type.add(sub, attrs)
+        for t in types or ():
+            self.by_type.setdefault(t, Bucket()).add(sub, attrs)
+
+    def candidates(self, types: Iterable[str], changed: Iterable[str]) -> list[Subscription]:
+        names = tuple(changed)
+        out: dict[str, Subscription] = {}
+        self.any_type.candidates(names, out)
+        for t in types:
+            bucket = self.by_type.get(t)
+            if bucket is not None:
+                bucket.candidates(names, out)
+        return list(out.values())
+
+
+def matchable(sub: Subscription) -> bool:
+    """Whether changes can notify `sub` at all (activity and expiry are checked per change)."""
+    return sub.time_interval is None and not sub.notification.endpoint.is_mqtt
+
+
+class Matcher:
+    """`ChangeHook`: queue one outbox row per (matching subscription, change)."""
+
+    def __init__(self, clock: Callable[[], str] = now_iso) -> None:
+        self.clock = clock
+        self._version = -1
+        self._indexes: dict[str, Index] = {}
+
+    def __call__(self, probe: ChangeProbe, changes: Sequence[Change]) -> list[OutboxRow]:
+        version = probe.version()
+        if version != self._version:
+            self._indexes.clear()
+            self._version = version
+        now = self.clock()
+        rows: list[OutboxRow] = []
+        for tenant, entity_id, before, after in changes:
+            index = self._index(probe, tenant)
+            if index.size == 0 or (before is None and after is None):
+                continue
+            for sub, match in match_change(index, before, after, now):
+                if _filters_pass(probe, tenant, entity_id, sub, after):
+                    rows.append((tenant, sub.id, match.encode()))
+        return rows
+
+    def _index(self, probe: ChangeProbe, tenant: str) -> Index:
+        index = self._indexes.get(tenant)
+        if index is None:
+            index = self._indexes[tenant] = Index()
+            for sub_id, doc in probe.subscriptions(tenant):
+                try:
+                    sub = codec.from_json(doc)
+                except Exception:  # one unreadable row must not stop the others
+                    log.exception("subscription %s cannot be loaded", sub_id)
+                    continue
+                if matchable(sub):
+                    index.add(sub)
+        return index
+
+
+def _filters_pass(
+    probe: ChangeProbe, tenant: str, entity_id: str, sub: Subscription, after: EntityDoc | None
+) -> bool:
+    """q, geoQ and scopeQ, evaluated by the store on the entity as just written."""
+    if sub.q is None and sub.geo_q is None and sub.scope_q is None:
+        return True
+    if after is None:
+        return True  # a deleted entity has nothing left to filter on
+    query = EntityQuery(
+        q=None if sub.q is None else sub.q.tree,
+        scope_q=None if sub.scope_q is None else sub.scope_q.tree,
+        geo=None if sub.geo_q is None else sub.geo_q.query,
+    )
+    return probe.entity_matches(tenant, entity_id, query)
+
+
+def match_change(
+    index: Index, before: EntityDoc | None, after: EntityDoc | None, now: str
+) -> list[tuple[Subscription, Match]]:
+    """(subscription, match) for every candidate whose selectors and triggers fit."""
+    doc = after if after is not None else before
+    assert doc is not None
+    changes = attribute_changes(before, after)
+    changed = set().union(*changes.values())
+    out: list[tuple[Subscription, Match]] = []
+    for sub in index.candidates(_types(doc), changed):
+        if not sub.is_active or (sub.expires_at is not None and sub.expires_at <= now):
+            continue
+        if sub.entities and not any(selects(s, doc) for s in sub.entities):
+            continue
+        fired = fire(sub, before, after, changes)
+        if fired is not None:
+            out.append((sub, Match(doc, fired[0], fired[1])))
+    return out
+
+
+def attribute_changes(
+    before: EntityDoc | None, after: EntityDoc | None
+) -> dict[str, frozenset[str]]:
+    """Attribute IRIs created, updated (instances differ) and deleted by one change."""
+    old = (before or {}).get("attrs") or {}
+    new = (after or {}).get("attrs") or {}
+    return {
+        "created": frozenset(new.keys() - old.keys()),
+        "updated": frozenset(a for a in new.keys() & old.keys() if new[a] != old[a]),
+        "deleted": frozenset(old.keys() - new.keys()),
+    }
+
+
+def fire(
+    sub: Subscription,
+    before: EntityDoc | None,
+    after: EntityDoc | None,
+    changes: dict[str, frozenset[str]],
+) -> tuple[Trigger, tuple[str, ...]] | None:
+    """The trigger a change fires for `sub` and the watched attributes it changed, or None."""
+    triggers = sub.notification_trigger
+    wanted = None if sub.watched_attributes is None else frozenset(sub.watched_attributes)
+    seen = {k: v if wanted is None else v & wanted for k, v in changes.items()}
+    if after is None:
+        if "entityDeleted" in triggers and (wanted is None or seen["deleted"]):
+            return "entityDeleted", _sorted(seen["deleted"])
+        return None
+    if before is None and "entityCreated" in triggers and (wanted is None or seen["created"]):
+        return "entityCreated", _sorted(seen["created"])
+    if before is not None and "entityUpdated" in triggers:
+        every = seen["created"] | seen["updated"] | seen["deleted"]
+        if every:
+            return "entityUpdated", _sorted(every)
+    for trigger, kind in _PER_ATTRIBUTE:
+        if trigger in triggers and seen[kind]:
+            return trigger, _sorted(seen[kind])
+    return None
+
+
+_PER_ATTRIBUTE: tuple[tuple[Trigger, str], ...] = (
+    ("attributeCreated", "created"),
+    ("attributeUpdated", "updated"),
+    ("attributeDeleted", "deleted"),
+)
+
+
+def selects(sel: EntitySelector, doc: EntityDoc) -> bool:
+    """Whether one `entities` member selects the entity (type expression, id, idPattern)."""
+    if not type_matches(sel.types, frozenset(_types(doc))):
+        return False
+    if sel.id is not None:
+        return bool(doc["id"] == sel.id)
+    if sel.id_pattern is not None:
+        return compile_regex(sel.id_pattern).search(doc["id"]) is not None
+    return True
+
+
+def type_matches(expr: TypeExpr, types: frozenset[str]) -> bool:
+    """Evaluate an expanded type expression on an entity's type IRIs."""
+    if isinstance(expr, TypeName):
+        return expr.name in types
+    results = (type_matches(t, types) for t in expr.terms)
+    return all(results) if isinstance(expr, TypeAnd) else any(results)
+
+
+def _types(doc: EntityDoc) -> tuple[str, ...]:
+    types = doc.get("type", ())
+    return (types,) if isinstance(types, str) else tuple(types)
+
+
+def _sorted(names: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(names))

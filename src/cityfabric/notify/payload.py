@@ -1,0 +1,74 @@
+"""What the outbox holds for one match, and the NGSI-LD Notification built from it.
+
+A queued payload is the expanded entity doc (after the change, or before it for a
+deletion), the trigger and the IRIs of the changed attributes. Rendering happens at
+delivery, with the subscription as it is then (its @context and notification params).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from cityfabric.ngsild.context import ActiveContext
+from cityfabric.ngsild.entity import now_iso
+from cityfabric.ngsild.model import CORE_CONTEXT_URL, EntityDoc
+from cityfabric.ngsild.render import View, render_entity
+from cityfabric.notify.model import Subscription, Trigger
+
+
+@dataclass(frozen=True)
+class Match:
+    """One entity change that one subscription is to be notified of."""
+
+    entity: EntityDoc
+    trigger: Trigger
+    attrs: tuple[str, ...]  # IRIs of the attributes that changed
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"entity": self.entity, "trigger": self.trigger, "attrs": self.attrs})
+
+
+def decode(payload: bytes) -> Match:
+    """The `Match` stored as `payload` by `Match.encode`."""
+    raw = orjson.loads(payload)
+    return Match(raw["entity"], raw["trigger"], tuple(raw["attrs"]))
+
+
+def context_source(sub: Subscription) -> object:
+    """The @context notifications of `sub` are compacted with (jsonldContext first)."""
+    return sub.jsonld_context if sub.jsonld_context is not None else sub.context
+
+
+def render_data(sub: Subscription, match: Match, ctx: ActiveContext, ld: bool) -> dict[str, Any]:
+    """One member of the notification's `data`: the entity as the subscription asks for it.
+
+    A deleted entity is shown by id and type only (its attributes no longer exist).
+    """
+    params = sub.notification
+    deleted = match.trigger == "entityDeleted"
+    attrs = frozenset() if deleted else _attrs(params.attributes)
+    view = View(format=params.format, sys_attrs=params.sys_attrs, attrs=attrs, lang=sub.lang)
+    out = render_entity(match.entity, ctx.compact, view)
+    if ld:
+        out["@context"] = ctx.source if ctx.source is not None else CORE_CONTEXT_URL
+    return out
+
+
+def _attrs(names: tuple[str, ...] | None) -> frozenset[str] | None:
+    return None if names is None else frozenset(names)
+
+
+def notification(sub: Subscription, data: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An NGSI-LD Notification (clause 5.3.1) of `sub` carrying `data`."""
+    return {
+        "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+        "type": "Notification",
+        "subscriptionId": sub.id,
+        "notifiedAt": now_iso(),
+        "data": list(data),
+    }

@@ -1,0 +1,143 @@
+"""The notification outbox in SQLite: rows queued in the transaction of the change.
+
+On the writer thread, after a group's entities are written, `queue` calls the change
+hook with a `Probe` (reads on the writer connection, so it sees the uncommitted
+changes) and inserts the rows it returns; they commit, or roll back, with the
+changes. The delivery worker claims due rows with a lease (`claim`) and settles
+them (`settle`) in writer call jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+import orjson
+
+from cityfabric.store.base import ChangeHook, EntityQuery, OutboxItem, Settlement
+from cityfabric.store.sqlite import funcs, subscriptions
+from cityfabric.store.sqlite.group import Group
+from cityfabric.store.sqlite.sqlq import GEO_TOKEN, compile_query
+
+log = logging.getLogger(__name__)
+
+
+class Probe:
+    """`ChangeProbe` over the writer connection of one group."""
+
+    def __init__(self, group: Group) -> None:
+        self._group = group
+
+    def version(self) -> int:
+        return subscriptions.version(self._group.conn)
+
+    def subscriptions(self, tenant: str) -> list[tuple[str, bytes]]:
+        tid = self._group.tid(tenant, create=False)
+        if tid is None:
+            return []
+        rows = self._group.conn.execute(
+            "SELECT id, doc FROM subscriptions WHERE tid = ? ORDER BY created_rid", (tid,)
+        )
+        return [(str(sid), bytes(doc)) for sid, doc in rows]
+
+    def entity_matches(self, tenant: str, entity_id: str, query: EntityQuery) -> bool:
+        tid = self._group.tid(tenant, create=False)
+        if tid is None:
+            return False
+        compiled = compile_query(
+            tid, EntityQuery(ids=(entity_id,), q=query.q, scope_q=query.scope_q, geo=query.geo)
+        )
+        sql = f"SELECT 1 FROM ({compiled.ids_sql()}) LIMIT 1"
+        conn = self._group.conn
+        if compiled.geo_predicate is None:
+            return conn.execute(sql, compiled.params).fetchone() is not None
+        with funcs.GEO_PREDICATES.registered(compiled.geo_predicate) as token:
+            params = {**compiled.params, GEO_TOKEN: token}
+            return conn.execute(sql, params).fetchone() is not None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def queue(group: Group, hook: ChangeHook) -> int:
+    """Run the hook on the group's changes and insert its rows; how many were queued.
+
+    A failing hook is logged and queues nothing: losing an acknowledged write to a
+    notification bug would be worse than missing its notifications.
+    """
+    if not group.changes:
+        return 0
+    try:
+        rows = hook(Probe(group), group.changes)
+    except Exception:
+        log.exception(
+            "the change hook failed: no notification queued for %d changes", len(group.changes)
+        )
+        return 0
+    if not rows:
+        return 0
+    at = now_ms()
+    group.conn.executemany(
+        "INSERT INTO outbox (tid, sub_id, payload, attempts, next_at, created_at)"
+        " VALUES (?, ?, ?, 0, ?, ?)",
+        [(group.tids[tenant], sub_id, payload, at, at) for tenant, sub_id, payload in rows],
+    )
+    return len(rows)
+
+
+def claim(conn: sqlite3.Connection, now: int, limit: int, lease_ms: int) -> list[OutboxItem]:
+    """Due rows, oldest first, hidden from other claims until `now + lease_ms`."""
+    rows = conn.execute(
+        "SELECT o.oid, t.name, o.sub_id, o.payload, o.attempts, o.created_at"
+        " FROM outbox AS o JOIN tenants AS t ON t.tid = o.tid"
+        " WHERE o.next_at <= ? ORDER BY o.next_at, o.oid LIMIT ?",
+        (now, max(limit, 0)),
+    ).fetchall()
+    if rows:
+        conn.execute(
+            "UPDATE outbox SET next_at = ? WHERE oid IN (SELECT value FROM json_each(?))",
+            (now + lease_ms, orjson.dumps([r[0] for r in rows]).decode()),
+        )
+    return [
+        OutboxItem(int(oid), str(name), str(sid), bytes(payload), int(attempts), int(created))
+        for oid, name, sid, payload, attempts, created in rows
+    ]
+
+
+def settle(group: Group, done: Settlement) -> None:
+    """Apply one settlement: deletes, reschedules, status counters."""
+    conn = group.conn
+    gone = [(oid,) for oid in (*done.delivered, *done.dropped)]
+    conn.executemany("DELETE FROM outbox WHERE oid = ?", gone)
+    conn.executemany(
+        "UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE oid = ?",
+        [(at, oid) for oid, at in done.retry],
+    )
+    conn.executemany(
+        "UPDATE outbox SET next_at = ? WHERE oid = ?", [(at, oid) for oid, at in done.defer]
+    )
+    for st in done.statuses:
+        tid = group.tid(st.tenant, create=False)
+        if tid is None:
+            continue
+        conn.execute(
+            "UPDATE subscription_status SET times_sent = times_sent + ?,"
+            " times_failed = times_failed + ?,"
+            " last_notification = coalesce(?, last_notification),"
+            " last_success = coalesce(?, last_success),"
+            " last_failure = coalesce(?, last_failure),"
+            " failure_reason = coalesce(?, failure_reason)"
+            " WHERE tid = ? AND id = ?",
+            (
+                st.sent,
+                st.failed,
+                st.last_notification,
+                st.last_success,
+                st.last_failure,
+                st.failure_reason,
+                tid,
+                st.subscription_id,
+            ),
+        )

@@ -1,0 +1,233 @@
+"""HTTP notifications from the app to a real receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cityfabric.app import create_app
+from cityfabric.config import Settings
+from tests.api.test_entities import B
+from tests.conftest import SDM_CONTEXTS, STREETLIGHT_CTX, link
+from tests.notify.receiver import Receiver, receiver
+
+SL = link(STREETLIGHT_CTX)
+SDM = "https://smartdatamodels.org/dataModel.Streetlighting/"
+LAMP = "urn:ngsi-ld:Streetlight:1"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        context_cache=SDM_CONTEXTS,
+        notification_max_attempts=3,
+        notification_retry_base=0.05,
+        notification_retry_max=0.1,
+        notification_timeout=2.0,
+    )
+    with TestClient(create_app(settings), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def rec() -> Iterator[Receiver]:
+    with receiver() as r:
+        yield r
+
+
+def subscribe(
+    client: TestClient, uri: str, headers: dict[str, str] | None = None, **more: Any
+) -> str:
+    body: dict[str, Any] = {
+        "type": "Subscription",
+        "entities": [{"type": "Streetlight"}],
+        "notification": {"endpoint": {"uri": uri}},
+    }
+    notification = more.pop("notification", {})
+    body["notification"].update(notification)
+    body.update(more)
+    r = client.post(f"{B}/subscriptions", json=body, headers={**SL, **(headers or {})})
+    assert r.status_code == 201, r.text
+    return str(r.headers["location"]).rsplit("/", 1)[1]
+
+
+def lamp(state: str = "on", entity_id: str = LAMP) -> dict[str, Any]:
+    return {
+        "id": entity_id,
+        "type": "Streetlight",
+        "powerState": {"type": "Property", "value": state},
+        "location": {
+            "type": "GeoProperty",
+            "value": {"type": "Point", "coordinates": [117.7, 39.1]},
+        },
+    }
+
+
+def write(client: TestClient, body: dict[str, Any], **headers: str) -> None:
+    r = client.post(f"{B}/entities", json=body, headers={**SL, **headers})
+    assert r.status_code == 201, r.text
+
+
+def set_state(client: TestClient, state: str, entity_id: str = LAMP, **headers: str) -> None:
+    r = client.patch(
+        f"{B}/entities/{entity_id}/attrs",
+        json={"powerState": {"type": "Property", "value": state}},
+        headers={**SL, **headers},
+    )
+    assert r.status_code == 204, r.text
+
+
+def test_create_update_delete_are_notified(client: TestClient, rec: Receiver) -> None:
+    sub = subscribe(
+        client, rec.url, notificationTrigger=["entityCreated", "entityUpdated", "entityDeleted"]
+    )
+    write(client, lamp())
+    first = rec.wait(lambda got: len(got) == 1)[0]
+    assert first.body["type"] == "Notification"
+    assert first.body["subscriptionId"] == sub
+    assert first.body["id"].startswith("urn:ngsi-ld:Notification:")
+    assert "notifiedAt" in first.body
+    assert first.body["data"] == [
+        {
+            "id": LAMP,
+            "type": "Streetlight",
+            "powerState": {"type": "Property", "value": "on"},
+            "location": lamp()["location"],
+        }
+    ]
+    assert first.headers["Content-Type"] == "application/json"
+    assert STREETLIGHT_CTX in first.headers["Link"]
+    assert "NGSILD-Tenant" not in first.headers
+    set_state(client, "off")
+    second = rec.wait(lambda got: len(got) == 2)[1]
+    assert second.body["data"][0]["powerState"]["value"] == "off"
+    assert client.delete(f"{B}/entities/{LAMP}").status_code == 204
+    third = rec.wait(lambda got: len(got) == 3)[2]
+    assert third.body["data"] == [{"id": LAMP, "type": "Streetlight"}]
+    status = client.get(f"{B}/subscriptions/{sub}").json()
+    assert status["notification"]["timesSent"] == 3
+    assert status["notification"]["lastSuccess"]
+    assert status["status"] == "active"
+
+
+def test_watched_attributes_and_q(client: TestClient, rec: Receiver) -> None:
+    subscribe(client, rec.url, watchedAttributes=["powerState"], q='powerState=="off"')
+    write(client, lamp("on"))
+    set_state(client, "off")
+    got = rec.wait(lambda got: len(got) >= 1)
+    time.sleep(0.3)
+    assert len(rec.got) == 1
+    assert got[0].body["data"][0]["powerState"]["value"] == "off"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("keyValues", {"id": LAMP, "type": "Streetlight", "powerState": "on"}),
+        ("concise", {"id": LAMP, "type": "Streetlight", "powerState": "on"}),
+        (
+            "normalized",
+            {"id": LAMP, "type": "Streetlight", "powerState": {"type": "Property", "value": "on"}},
+        ),
+    ],
+)
+def test_formats(client: TestClient, rec: Receiver, fmt: str, expected: dict[str, Any]) -> None:
+    subscribe(client, rec.url, notification={"format": fmt, "attributes": ["powerState"]})
+    write(client, lamp())
+    assert rec.wait(lambda got: len(got) == 1)[0].body["data"] == [expected]
+
+
+def test_sys_attrs_and_ld_json(client: TestClient, rec: Receiver) -> None:
+    subscribe(
+        client,
+        rec.url,
+        notification={
+            "sysAttrs": True,
+            "attributes": ["powerState"],
+            "endpoint": {"uri": rec.url, "accept": "application/ld+json"},
+        },
+    )
+    write(client, lamp())
+    got = rec.wait(lambda got: len(got) == 1)[0]
+    assert got.headers["Content-Type"] == "application/ld+json"
+    assert "Link" not in got.headers
+    entity = got.body["data"][0]
+    assert entity["@context"] == STREETLIGHT_CTX
+    assert "createdAt" in entity and "modifiedAt" in entity
+
+
+def test_receiver_info_and_tenant(client: TestClient, rec: Receiver) -> None:
+    tenant = {"NGSILD-Tenant": "tianjin"}
+    subscribe(
+        client,
+        rec.url,
+        headers=tenant,
+        notification={
+            "endpoint": {"uri": rec.url, "receiverInfo": [{"key": "X-Auth", "value": "s3cret"}]}
+        },
+    )
+    write(client, lamp(), **tenant)
+    write(client, lamp(entity_id="urn:ngsi-ld:Streetlight:other-tenant"))  # default tenant
+    got = rec.wait(lambda got: len(got) == 1)[0]
+    assert got.headers["X-Auth"] == "s3cret"
+    assert got.headers["NGSILD-Tenant"] == "tianjin"
+    time.sleep(0.3)
+    assert len(rec.got) == 1
+
+
+def test_batched_entities_in_one_notification(client: TestClient, rec: Receiver) -> None:
+    rec.status = 503  # hold them until all are queued
+    subscribe(client, rec.url)
+    for i in range(5):
+        write(client, lamp(entity_id=f"urn:ngsi-ld:Streetlight:{i}"))
+    rec.wait(lambda _: rec.calls >= 1)
+    rec.status = 200
+    rec.wait(lambda _: len(rec.entities()) >= 5)
+    assert {e["id"] for e in rec.entities()} == {f"urn:ngsi-ld:Streetlight:{i}" for i in range(5)}
+
+
+def test_failing_endpoint_retries_then_fails(client: TestClient, rec: Receiver) -> None:
+    rec.status = 500
+    sub = subscribe(client, rec.url)
+    write(client, lamp())
+    rec.wait(lambda _: rec.calls >= 3)
+    deadline = time.monotonic() + 10
+    while True:
+        body = client.get(f"{B}/subscriptions/{sub}").json()
+        if body["notification"].get("lastFailureReason", "").startswith("gave up"):
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+    assert body["status"] == "failed"
+    assert body["notification"]["timesFailed"] == 3
+    assert body["notification"]["timesSent"] == 0
+    assert "HTTP 500" in body["notification"]["lastFailureReason"]
+    time.sleep(0.3)
+    assert rec.calls == 3  # dropped: no more attempts
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert client.portal.call(store.pending_notifications) == 0  # type: ignore[union-attr]
+
+
+def test_dead_endpoint_does_not_block_others(client: TestClient, rec: Receiver) -> None:
+    subscribe(client, "http://127.0.0.1:9/notify")  # nothing listens on the discard port
+    subscribe(client, rec.url)
+    write(client, lamp())
+    rec.wait(lambda got: len(got) == 1)
+
+
+def test_inactive_and_mqtt_subscriptions_are_not_notified(
+    client: TestClient, rec: Receiver
+) -> None:
+    subscribe(client, rec.url, isActive=False)
+    subscribe(client, "mqtt://127.0.0.1:1883/lamps")
+    write(client, lamp())
+    time.sleep(0.5)
+    assert rec.got == []
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert client.portal.call(store.pending_notifications) == 0  # type: ignore[union-attr]

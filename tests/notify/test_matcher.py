@@ -1,0 +1,179 @@
+"""The change hook on a real store: what a change queues in the outbox, for whom, why."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cityfabric.ngsild.model import EntityDoc
+from cityfabric.notify.matcher import Matcher
+from cityfabric.notify.payload import Match, decode
+from cityfabric.notify.service import SubscriptionService
+from cityfabric.store.base import Change, ChangeProbe, OutboxRow, Settlement
+from cityfabric.store.sqlite import SqliteStore
+from tests.notify.samples import AQL, BUILDING, CITY, LATER, NOW, TEMPERATURE, TOWER, minimal
+
+T0 = "2026-11-23T16:00:00.000000Z"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> str:
+        return self.now
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[tuple[SqliteStore, SubscriptionService, Clock]]:
+    store = SqliteStore(tmp_path / "db.sqlite")
+    await store.open()
+    clock = Clock()
+    store.set_change_hook(Matcher(clock))
+    yield store, SubscriptionService(store, clock=clock), clock
+    await store.close()
+
+
+def doc(entity_id: str, types: list[str], **attrs: Any) -> EntityDoc:
+    return {
+        "id": entity_id,
+        "type": types,
+        "createdAt": T0,
+        "modifiedAt": T0,
+        "attrs": {k: [{"type": "Property", "value": v}] for k, v in attrs.items()},
+    }
+
+
+async def put(store: SqliteStore, d: EntityDoc | None, entity_id: str = "") -> None:
+    results = await store.apply("", [(entity_id or (d or {})["id"], lambda _old: d)])
+    assert all(r.ok for r in results)
+
+
+async def queued(store: SqliteStore) -> list[tuple[str, Match]]:
+    items = await store.due_notifications(2**60, 1000, 1000)
+    if items:
+        await store.settle_notifications(Settlement(delivered=[i.oid for i in items]))
+    return [(i.subscription_id, decode(i.payload)) for i in items]
+
+
+async def subscribe(svc: SubscriptionService, **members: Any) -> str:
+    return await svc.create("", minimal(**members), CITY)
+
+
+B1 = "urn:ngsi-ld:Building:1"
+
+
+async def test_default_triggers_create_and_update(env: Any) -> None:
+    store, svc, _ = env
+    sub = await subscribe(svc)
+    await put(store, doc(B1, [BUILDING], **{AQL: "good"}))
+    [(sid, match)] = await queued(store)
+    assert sid == sub
+    assert match.trigger == "attributeCreated"
+    assert match.attrs == (AQL,)
+    assert match.entity["id"] == B1
+    await put(store, doc(B1, [BUILDING], **{AQL: "bad"}))
+    [(_, match)] = await queued(store)
+    assert (match.trigger, match.attrs) == ("attributeUpdated", (AQL,))
+    await put(store, None, B1)  # deletion: not in the default triggers
+    assert await queued(store) == []
+
+
+async def test_entity_triggers(env: Any) -> None:
+    store, svc, _ = env
+    await subscribe(svc, notificationTrigger=["entityCreated", "entityUpdated", "entityDeleted"])
+    await put(store, doc(B1, [BUILDING], **{AQL: "good"}))
+    await put(store, doc(B1, [BUILDING], **{TEMPERATURE: 3}))  # AQL deleted, temp created
+    await put(store, None, B1)
+    got = [(m.trigger, m.attrs) for _, m in await queued(store)]
+    assert got == [
+        ("entityCreated", (AQL,)),
+        ("entityUpdated", tuple(sorted((AQL, TEMPERATURE)))),
+        ("entityDeleted", (TEMPERATURE,)),
+    ]
+
+
+async def test_unchanged_attribute_does_not_fire(env: Any) -> None:
+    store, svc, _ = env
+    await subscribe(svc, watchedAttributes=["airQualityLevel"], entities=None)
+    await put(store, doc(B1, [BUILDING], **{AQL: "good", TEMPERATURE: 1}))
+    assert len(await queued(store)) == 1
+    await put(store, doc(B1, [BUILDING], **{AQL: "good", TEMPERATURE: 2}))
+    assert await queued(store) == []  # only an unwatched attribute changed
+
+
+async def test_attribute_deleted_trigger(env: Any) -> None:
+    store, svc, _ = env
+    await put(store, doc(B1, [BUILDING], **{AQL: "good", TEMPERATURE: 1}))
+    await subscribe(svc, notificationTrigger=["attributeDeleted"])
+    await put(store, doc(B1, [BUILDING], **{TEMPERATURE: 1}))
+    [(_, m)] = await queued(store)
+    assert (m.trigger, m.attrs) == ("attributeDeleted", (AQL,))
+
+
+async def test_type_id_and_id_pattern_selectors(env: Any) -> None:
+    store, svc, _ = env
+    by_type = await subscribe(svc, entities=[{"type": "Tower"}])
+    by_id = await subscribe(svc, entities=[{"type": "Building", "id": "urn:ngsi-ld:Building:2"}])
+    by_pattern = await subscribe(svc, entities=[{"type": "Building", "idPattern": ":3$"}])
+    both = await subscribe(svc, entities=[{"type": "Building;Tower"}])
+    await put(store, doc(B1, [BUILDING], **{AQL: 1}))
+    await put(store, doc("urn:ngsi-ld:Building:2", [BUILDING], **{AQL: 1}))
+    await put(store, doc("urn:ngsi-ld:Building:3", [BUILDING, TOWER], **{AQL: 1}))
+    got = sorted((sid, m.entity["id"]) for sid, m in await queued(store))
+    assert got == sorted(
+        [
+            (by_id, "urn:ngsi-ld:Building:2"),
+            (by_type, "urn:ngsi-ld:Building:3"),
+            (by_pattern, "urn:ngsi-ld:Building:3"),
+            (both, "urn:ngsi-ld:Building:3"),
+        ]
+    )
+
+
+async def test_q_is_evaluated_on_the_written_entity(env: Any) -> None:
+    store, svc, _ = env
+    await subscribe(svc, q='airQualityLevel=="bad"')
+    await put(store, doc(B1, [BUILDING], **{AQL: "good"}))
+    assert await queued(store) == []
+    await put(store, doc(B1, [BUILDING], **{AQL: "bad"}))
+    [(_, m)] = await queued(store)
+    assert m.entity["attrs"][AQL][0]["value"] == "bad"
+
+
+async def test_inactive_expired_and_other_tenants(env: Any) -> None:
+    store, svc, clock = env
+    await subscribe(svc, isActive=False)
+    await subscribe(svc, expiresAt=LATER)
+    await svc.create("other", minimal(), CITY)
+    await put(store, doc(B1, [BUILDING], **{AQL: 1}))
+    assert len(await queued(store)) == 1  # the one that expires later
+    clock.now = LATER
+    await put(store, doc(B1, [BUILDING], **{AQL: 2}))
+    assert await queued(store) == []
+
+
+async def test_subscription_changes_are_seen(env: Any) -> None:
+    store, svc, _ = env
+    await put(store, doc(B1, [BUILDING], **{AQL: 1}))
+    sub = await subscribe(svc)
+    await put(store, doc(B1, [BUILDING], **{AQL: 2}))
+    assert len(await queued(store)) == 1
+    await svc.delete("", sub)
+    await put(store, doc(B1, [BUILDING], **{AQL: 3}))
+    assert await queued(store) == []
+
+
+async def test_a_failing_hook_keeps_the_write(env: Any) -> None:
+    store, _, _ = env
+
+    def broken(probe: ChangeProbe, changes: list[Change]) -> list[OutboxRow]:
+        raise RuntimeError("boom")
+
+    store.set_change_hook(broken)
+    await put(store, doc(B1, [BUILDING], **{AQL: 1}))
+    assert (await store.get("", B1))["id"] == B1
+    assert await store.pending_notifications() == 0
