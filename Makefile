@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/cityfabric run
+	$(BIN)/cityfabric run --demo
 
 lint: install
 	$(BIN)/ruff check src tests bench
