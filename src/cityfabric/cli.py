@@ -16,6 +16,8 @@ from rich.console import Console
 from cityfabric.config import ENV_PREFIX, Settings, from_env, to_env
 from cityfabric.ingest import bulk_cli
 
+SHUTDOWN_GRACE = 5  # seconds open requests (event streams) get before the server stops
+
 app = typer.Typer(help="CityFabric: an open urban digital platform.", no_args_is_help=True)
 err = Console(stderr=True)
 app.command("import")(bulk_cli.import_command)
@@ -148,6 +150,7 @@ def _serve(settings: Settings) -> None:
             port=settings.port,
             log_level=settings.log_level,
             access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         return
     uvicorn.run(
@@ -156,6 +159,7 @@ def _serve(settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 

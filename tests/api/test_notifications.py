@@ -221,13 +221,25 @@ def test_dead_endpoint_does_not_block_others(client: TestClient, rec: Receiver) 
     rec.wait(lambda got: len(got) == 1)
 
 
-def test_inactive_and_mqtt_subscriptions_are_not_notified(
-    client: TestClient, rec: Receiver
-) -> None:
+def test_inactive_subscriptions_are_not_notified(client: TestClient, rec: Receiver) -> None:
     subscribe(client, rec.url, isActive=False)
-    subscribe(client, "mqtt://127.0.0.1:1883/lamps")
     write(client, lamp())
     time.sleep(0.5)
     assert rec.got == []
     store = client.app.state.store  # type: ignore[attr-defined]
     assert client.portal.call(store.pending_notifications) == 0  # type: ignore[union-attr]
+
+
+def test_mqtt_subscriptions_are_queued_and_retried(client: TestClient) -> None:
+    # nothing listens on the discard port: the publish fails like a dead HTTP endpoint
+    sub = subscribe(client, "mqtt://127.0.0.1:9/lamps")
+    write(client, lamp())
+    deadline = time.monotonic() + 10
+    while True:
+        body = client.get(f"{B}/subscriptions/{sub}").json()
+        if body["notification"].get("lastFailureReason", "").startswith("gave up"):
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+    assert body["notification"]["timesFailed"] == 3
+    assert "mqtt://127.0.0.1:9/lamps" in body["notification"]["lastFailureReason"]

@@ -1,8 +1,9 @@
 """The MQTT 5 wire format a QoS-1 subscriber needs: pure functions over bytes.
 
 Encoders for what the bridge sends (CONNECT, SUBSCRIBE, PUBACK, PINGREQ,
-DISCONNECT) and one batch decoder for what the broker sends (CONNACK, SUBACK,
-PUBLISH, PINGRESP, DISCONNECT). One socket read of 64 KiB or more holds
+DISCONNECT) and for the PUBLISH of notifications (`notify/mqtt_out.py`), and one
+batch decoder for what the broker sends (CONNACK, SUBACK, PUBLISH, PINGRESP,
+DISCONNECT). One socket read of 64 KiB or more holds
 hundreds of PUBLISH packets, so `decode_packets` parses a whole buffer in one
 loop, with the common PUBLISH (no properties) inline, at about a microsecond
 a packet. Malformed input raises `ProtocolError`; a refused connection or
@@ -223,6 +224,25 @@ def encode_pubacks(packet_ids: Sequence[int]) -> bytes:
     The ids come from `decode_packets`, which guarantees 1-65535.
     """
     return struct.pack(f">{len(packet_ids)}I", *[0x4002_0000 | pid for pid in packet_ids])
+
+
+def encode_publish(
+    topic: str,
+    payload: bytes,
+    *,
+    qos: int = 0,
+    packet_id: int = 0,
+    content_type: str | None = None,
+    user_properties: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """PUBLISH (QoS 0 or 1, not retained) with Content Type and User Property properties."""
+    if qos not in (0, 1) or (qos == 1) != (1 <= packet_id <= 0xFFFF) or not topic:
+        raise ValueError("PUBLISH needs a topic, QoS 0 or 1, and a packet id 1-65535 for QoS 1")
+    props = b"" if content_type is None else b"\x03" + _string(content_type)
+    props += b"".join(b"\x26" + _string(k) + _string(v) for k, v in user_properties)
+    body = _string(topic) + (packet_id.to_bytes(2, "big") if qos else b"")
+    body += encode_varint(len(props)) + props + payload
+    return _packet(0x30 | qos << 1, body)
 
 
 def encode_disconnect(reason_code: int = 0) -> bytes:

@@ -1,4 +1,4 @@
-"""The delivery worker: outbox rows to HTTP(S) notifications, at least once.
+"""The delivery worker: outbox rows to HTTP(S) and MQTT notifications, at least once.
 
 The store queues matches in the transaction of the change (see `matcher.py` and
 `store.base.ChangeHook`) and wakes this worker after the commit; it also polls every
@@ -8,7 +8,13 @@ task, up to `batch` entities per notification. One request per endpoint URL is i
 flight at a time; rows for a busy endpoint (or a throttled subscription) are deferred
 without counting an attempt, so a dead endpoint never holds up the others.
 
-2xx deletes the rows and counts a success; anything else reschedules them with
+MQTT endpoints get the same Notification published to their topic (`mqtt_out.py`);
+receiverInfo, Link and NGSILD-Tenant travel as MQTT 5 user properties. A QoS 1
+publish counts once the broker acknowledged it, a QoS 0 one once it was written.
+Open event streams of the subscription (`stream.py`) get each notification too, on
+its first attempt, before the endpoint is tried.
+
+2xx (or the publish) deletes the rows and counts a success; anything else reschedules them with
 exponential backoff and jitter and counts a failure; after `max_attempts` failures they
 are dropped and the status keeps the reason. A crash between claim and settlement
 leaves the rows to reappear when their lease ends: duplicates are possible, losses not.
@@ -35,8 +41,10 @@ from cityfabric.ngsild.errors import NgsiLdError
 from cityfabric.ngsild.model import CORE_CONTEXT_URL
 from cityfabric.notify import codec
 from cityfabric.notify.matcher import Matcher
-from cityfabric.notify.model import Subscription
+from cityfabric.notify.model import DEFAULT_MQTT_VERSION, Subscription
+from cityfabric.notify.mqtt_out import MqttError, MqttPublisher
 from cityfabric.notify.payload import context_source, decode, notification, render_data
+from cityfabric.notify.stream import Streams
 from cityfabric.store.base import DeliveryStatus, OutboxItem, OutboxStore, Settlement, Store
 
 log = logging.getLogger(__name__)
@@ -94,6 +102,8 @@ class Delivery:
         self._busy: set[str] = set()  # endpoint URLs with a request in flight
         self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (monotonic s)
         self._client: httpx.AsyncClient | None = None
+        self._mqtt = MqttPublisher()
+        self.streams = Streams()
 
     async def async_start(self) -> None:
         """Install the matcher and start the worker on the running loop."""
@@ -114,6 +124,7 @@ class Delivery:
                 await task
         if self._client is not None:
             await self._client.aclose()
+        await self._mqtt.async_close()
 
     def wake(self) -> None:
         """Called from the writer thread after a commit that queued notifications."""
@@ -207,7 +218,7 @@ class Delivery:
     async def _send(
         self, tenant: str, sub: Subscription, chunk: Sequence[OutboxItem]
     ) -> str | None:
-        """POST one notification; None when the endpoint answered 2xx, else the reason."""
+        """Send one notification; None when it was delivered, else the reason."""
         endpoint = sub.notification.endpoint
         ld = endpoint.accept == "application/ld+json"
         try:
@@ -217,19 +228,60 @@ class Delivery:
         data = [render_data(sub, decode(row.payload), ctx, ld) for row in chunk]
         headers = self._headers(tenant, sub, ctx, ld)
         timeout = endpoint.timeout / 1000 if endpoint.timeout else self.config.timeout
+        body = orjson.dumps(notification(sub, data))
+        self._offer(tenant, sub, chunk, data, body)
+        if endpoint.is_mqtt:
+            return await self._publish(sub, body, headers, timeout)
         assert self._client is not None
         try:
             response = await self._client.post(
-                endpoint.uri,
-                content=orjson.dumps(notification(sub, data)),
-                headers=headers,
-                timeout=timeout,
+                endpoint.uri, content=body, headers=headers, timeout=timeout
             )
         except httpx.HTTPError as err:
             return f"{endpoint.uri}: {type(err).__name__} {err}".strip()
         if 200 <= response.status_code < 300:
             return None
         return f"{endpoint.uri} answered HTTP {response.status_code}"
+
+    def _offer(
+        self,
+        tenant: str,
+        sub: Subscription,
+        chunk: Sequence[OutboxItem],
+        data: list[dict[str, Any]],
+        body: bytes,
+    ) -> None:
+        """Give open streams the entities not offered before (a retry is not news)."""
+        if not self.streams.wanted(tenant, sub.id):
+            return
+        fresh = [d for d, row in zip(data, chunk, strict=True) if row.attempts == 0]
+        if len(fresh) < len(data):
+            body = orjson.dumps(notification(sub, fresh)) if fresh else b""
+        if body:
+            self.streams.offer(tenant, sub.id, body)
+
+    async def _publish(
+        self, sub: Subscription, body: bytes, headers: dict[str, str], timeout: float
+    ) -> str | None:
+        """Publish one notification to an MQTT endpoint; None once the broker has it."""
+        endpoint = sub.notification.endpoint
+        if endpoint.mqtt_version != DEFAULT_MQTT_VERSION:
+            return f"MQTT-Version {endpoint.mqtt_version} is not supported (only mqtt5.0)"
+        if endpoint.mqtt_qos not in (0, 1):
+            return f"MQTT-QoS {endpoint.mqtt_qos} is not supported (only 0 and 1)"
+        content_type = headers.pop("Content-Type")
+        try:
+            await self._mqtt.async_publish(
+                endpoint.uri,
+                body,
+                qos=endpoint.mqtt_qos,
+                timeout=timeout,
+                content_type=content_type,
+                user_properties=tuple(headers.items()),
+            )
+        except MqttError as err:
+            return str(err)
+        return None
 
     def _headers(
         self, tenant: str, sub: Subscription, ctx: ActiveContext, ld: bool

@@ -16,8 +16,8 @@ Semantics (clause 5.2.12):
 - watchedAttributes restricts the attributes that count (entity triggers included);
 - q, geoQ and scopeQ are evaluated by the store on the entity as written, with the
   query compiler (not for deletions: the entity is gone);
-- inactive, expired and periodic (timeInterval) subscriptions and MQTT endpoints are
-  not matched (periodic and MQTT delivery are not implemented yet).
+- inactive, expired and periodic (timeInterval) subscriptions are not matched
+  (periodic delivery is not implemented yet); HTTP and MQTT endpoints alike are.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class Index:
 
 def matchable(sub: Subscription) -> bool:
     """Whether changes can notify `sub` at all (activity and expiry are checked per change)."""
-    return sub.time_interval is None and not sub.notification.endpoint.is_mqtt
+    return sub.time_interval is None
 
 
 class Matcher:
