@@ -21,6 +21,7 @@ from cityfabric.api.request import (
     view_of,
 )
 from cityfabric.api.responses import JSON_LD, json_response, no_content
+from cityfabric.ngsild.context import ActiveContext
 from cityfabric.ngsild.errors import BadRequestData
 from cityfabric.ngsild.model import LOCATION
 from cityfabric.ngsild.querybuild import QueryParams, build_query
@@ -104,11 +105,7 @@ async def query_post(
     options: Annotated[str | None, Query()] = None,
     format: str | None = None,
 ) -> Response:
-    body = await read_json(request)
-    ctx = await context_of(request, body)
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body must be a Query object with "type": "Query"')
-    params = query_params_of(body, limit, offset, count)
+    body, ctx, params = await read_query(request, limit, offset, count)
     query = build_query(params, ctx)
     opts = options_of(options, format)
     mode = response_mode(request, geo_allowed=True, fmt=format)
@@ -127,6 +124,17 @@ async def query_post(
         geo = ctx.expand(params.geoproperty) if params.geoproperty else LOCATION
     headers = page_headers(request, len(page.docs), page.count, query.limit, query.offset)
     return answer(request, render_docs(page.docs, ctx, view, geo), ctx, mode, headers=headers)
+
+
+async def read_query(
+    request: Request, limit: str | None, offset: str | None, count: bool
+) -> tuple[dict[str, Any], ActiveContext, QueryParams]:
+    """A Query body (clause 5.2.23), its @context and its filters."""
+    body = await read_json(request)
+    ctx = await context_of(request, body)
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData('the body must be a Query object with "type": "Query"')
+    return body, ctx, query_params_of(body, limit, offset, count)
 
 
 def _names(value: object, what: str) -> str | None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityfabric.api.batch import query_params_of
+from cityfabric.api.batch import read_query
 from cityfabric.api.entities import BODY, page_headers
 from cityfabric.api.request import (
     answer,
@@ -290,11 +290,7 @@ async def query_temporal_post(
     count: bool = False,
     options: Opt = None,
 ) -> Response:
-    body = await read_json(request)
-    ctx = await context_of(request, body)
-    if not isinstance(body, dict) or body.get("type") != "Query":
-        raise BadRequestData('the body must be a Query object with "type": "Query"')
-    params = query_params_of(body, limit, offset, count)
+    body, ctx, params = await read_query(request, limit, offset, count)
     tq = body.get("temporalQ")
     tq = {} if tq is None else tq
     if not isinstance(tq, dict):

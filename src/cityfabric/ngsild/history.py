@@ -20,9 +20,10 @@ from cityfabric.ngsild.entity import (
     parse_instance,
     parse_types,
 )
-from cityfabric.ngsild.errors import BadRequestData, NonexistentTenant, ResourceNotFound
+from cityfabric.ngsild.errors import BadRequestData, ResourceNotFound
 from cityfabric.ngsild.model import INSTANCE_KEYS, Instance
 from cityfabric.ngsild.temporal import DAY_MS, parse_duration
+from cityfabric.ngsild.tenants import KnownTenants
 from cityfabric.store.base import EntityHistory, HistoryPage, HistoryQuery, Store
 
 log = logging.getLogger(__name__)
@@ -84,15 +85,10 @@ class HistoryService:
         self.store = store
         self.default_retention_ms = default_retention_ms
         self.clock = clock
-        self._tenants: set[str] = set()  # known to exist; tenants are never removed
+        self._tenants = KnownTenants(store)
 
     async def check_tenant(self, tenant: str) -> None:
-        """NonexistentTenant for a tenant nothing was ever written to (clause 6.3.14)."""
-        if tenant in self._tenants:
-            return
-        if not await self.store.tenant_exists(tenant):
-            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
-        self._tenants.add(tenant)
+        await self._tenants.check(tenant)
 
     async def create(self, tenant: str, body: object, ctx: Names) -> tuple[str, bool]:
         """Temporal create or append (5.6.11): (id, True when the entity had no history)."""

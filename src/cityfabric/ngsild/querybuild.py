@@ -123,10 +123,21 @@ def _geo(p: QueryParams, ctx: Names) -> GeoQuery | None:
     )
 
 
+def parse_page(limit: str | None, offset: str | None, count: bool) -> tuple[int, int]:
+    """limit and offset of a page: limit at most MAX_LIMIT, 0 only with count."""
+    page_size = parse_int(limit, "limit", DEFAULT_LIMIT, 0)
+    if page_size > MAX_LIMIT:
+        raise TooManyResults(f"limit may be at most {MAX_LIMIT}; page with offset instead")
+    if page_size == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed together with count=true")
+    return page_size, parse_int(offset, "offset", 0, 0)
+
+
 def build_query(p: QueryParams, ctx: Names, *, require_filter: bool = True) -> EntityQuery:
     """The store query for these parameters; BadRequestData names what is wrong."""
     ids = tuple(check_entity_id(i) for i in split_list(p.id, "id"))
     attrs = tuple(ctx.expand(check_name(a)) for a in split_list(p.attrs, "attrs"))
+    limit, offset = parse_page(p.limit, p.offset, p.count)
     query = EntityQuery(
         ids=ids,
         id_pattern=_id_pattern(p.id_pattern),
@@ -135,14 +146,10 @@ def build_query(p: QueryParams, ctx: Names, *, require_filter: bool = True) -> E
         q=_q(p.q, ctx) if p.q else None,
         scope_q=_scope(p.scope_q) if p.scope_q else None,
         geo=_geo(p, ctx),
-        limit=parse_int(p.limit, "limit", DEFAULT_LIMIT, 0),
-        offset=parse_int(p.offset, "offset", 0, 0),
+        limit=limit,
+        offset=offset,
         count=p.count,
     )
-    if query.limit > MAX_LIMIT:
-        raise TooManyResults(f"limit may be at most {MAX_LIMIT}; page with offset instead")
-    if query.limit == 0 and not query.count:
-        raise BadRequestData("limit=0 is only allowed together with count=true")
     filters = (
         query.ids,
         query.id_pattern,

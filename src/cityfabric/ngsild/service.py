@@ -22,10 +22,10 @@ from cityfabric.ngsild.entity import (
 from cityfabric.ngsild.errors import (
     BadRequestData,
     NgsiLdError,
-    NonexistentTenant,
     ResourceNotFound,
 )
 from cityfabric.ngsild.model import VALUE_MEMBER, EntityDoc, Instance
+from cityfabric.ngsild.tenants import KnownTenants
 from cityfabric.store.base import EntityQuery, Mutation, QueryPage, Store, WriteResult
 
 MAX_BATCH = 10_000  # entities in one batch operation
@@ -49,14 +49,10 @@ class BatchResult:
 class EntityService:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._tenants: set[str] = set()  # known to exist; tenants are never removed
+        self._tenants = KnownTenants(store)
 
     async def check_tenant(self, tenant: str) -> None:
-        if tenant in self._tenants:
-            return
-        if not await self.store.tenant_exists(tenant):
-            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
-        self._tenants.add(tenant)
+        await self._tenants.check(tenant)
 
     async def _one(self, tenant: str, entity_id: str, mutation: Mutation) -> WriteResult:
         result = (await self.store.apply(tenant, [(entity_id, mutation)]))[0]

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import orjson
 
+from cityfabric.ngsild.model import VALUE_MEMBER
 from cityfabric.ngsild.render import Compact, View, render_instance
 from cityfabric.ngsild.temporal import format_time
 from cityfabric.ngsild.temporal_query import Representation
@@ -24,16 +25,6 @@ _VALUES_MEMBER: Final = {
     "ListRelationship": "objectLists",
     "JsonProperty": "jsons",
     "VocabProperty": "vocabs",
-}
-_VALUE_OF: Final = {
-    "Property": "value",
-    "GeoProperty": "value",
-    "Relationship": "object",
-    "LanguageProperty": "languageMap",
-    "ListProperty": "valueList",
-    "ListRelationship": "objectList",
-    "JsonProperty": "json",
-    "VocabProperty": "vocab",
 }
 
 
@@ -81,7 +72,7 @@ def _normalized(inst: dict[str, Any], compact: Compact, view: View) -> Any:
 
 
 def _simplified(series: SeriesHistory, timeproperty: str) -> dict[str, Any]:
-    member = _VALUE_OF.get(series.kind, "value")
+    member = VALUE_MEMBER.get(series.kind, "value")
     stamp = "observedAt" if timeproperty == "observedAt" else "modifiedAt"
     pairs = [[inst.get(member), inst.get(stamp)] for inst in series.instances]
     out: dict[str, Any] = {"type": series.kind, _VALUES_MEMBER.get(series.kind, "values"): pairs}
@@ -133,7 +124,7 @@ def history_csv(
                         row = [method, format_time(lo), format_time(hi), _cell(value)]
                         writer.writerow([*start, *row])
                 continue
-            member = _VALUE_OF.get(series.kind, "value")
+            member = VALUE_MEMBER.get(series.kind, "value")
             for inst in series.instances:
                 writer.writerow([*start, inst.get(stamp, ""), _cell(inst.get(member))])
     return buffer.getvalue()

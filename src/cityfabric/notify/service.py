@@ -22,11 +22,10 @@ from cityfabric.ngsild.entity import is_uri, now_iso
 from cityfabric.ngsild.errors import (
     BadRequestData,
     InternalError,
-    NonexistentTenant,
     ResourceNotFound,
-    TooManyResults,
 )
-from cityfabric.ngsild.querybuild import DEFAULT_LIMIT, MAX_LIMIT, parse_int
+from cityfabric.ngsild.querybuild import DEFAULT_LIMIT, parse_page
+from cityfabric.ngsild.tenants import KnownTenants
 from cityfabric.notify import codec
 from cityfabric.notify.members import Names
 from cityfabric.notify.model import Subscription, SubscriptionStatus, watched
@@ -49,14 +48,7 @@ class Paging:
 
 def paging(limit: str | None, offset: str | None, count: bool) -> Paging:
     """The limit, offset and count parameters, checked as for entity queries."""
-    page = Paging(
-        parse_int(limit, "limit", DEFAULT_LIMIT, 0), parse_int(offset, "offset", 0, 0), count
-    )
-    if page.limit > MAX_LIMIT:
-        raise TooManyResults(f"limit may be at most {MAX_LIMIT}; page with offset instead")
-    if page.limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed together with count=true")
-    return page
+    return Paging(*parse_page(limit, offset, count), count)
 
 
 def check_subscription_id(value: str) -> str:
@@ -86,7 +78,7 @@ class SubscriptionService:
     def __init__(self, store: Store, clock: Callable[[], str] = now_iso) -> None:
         self.store = store
         self.clock = clock
-        self._tenants: set[str] = set()  # known to exist; tenants are never removed
+        self._tenants = KnownTenants(store)
 
     async def create(self, tenant: str, body: object, ctx: Names) -> str:
         """Store a new subscription (clause 5.8.1); returns its id (generated when absent)."""
@@ -146,11 +138,7 @@ class SubscriptionService:
             await self._not_found(tenant, subscription_id)
 
     async def _check_tenant(self, tenant: str) -> None:
-        if tenant in self._tenants:
-            return
-        if not await self.store.tenant_exists(tenant):
-            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
-        self._tenants.add(tenant)
+        await self._tenants.check(tenant)
 
     async def _not_found(self, tenant: str, subscription_id: str) -> NoReturn:
         """Raise ResourceNotFound, or NonexistentTenant when the tenant is unknown."""
