@@ -132,3 +132,80 @@ def test_query_body_and_contexts(client: TestClient, body: Any) -> None:
     ok(client.post(f"{B}/entityOperations/query", json=body))
     ok(client.post(f"{B}/jsonldContexts", json=body))
     ok(client.post(f"{B}/entityOperations/delete", json=body))
+
+
+times = st.sampled_from(
+    ["2026-01-01T00:00:00Z", "2026-01-01T08:00:00+08:00", "2026-13-01T00:00:00Z", "x", ""]
+)
+durations = st.sampled_from(["PT1H", "P1D", "PT0S", "P1M", "P9999999Y", "1H", "", "PT"])
+temporal_attr = st.lists(
+    st.builds(lambda a, t: {**a, "observedAt": t}, attribute, times | json_values), max_size=3
+)
+temporal_entity = st.builds(
+    lambda attrs, id_: {"id": id_, "type": "T", "temp": attrs},
+    temporal_attr | json_values,
+    st.sampled_from(["urn:ngsi-ld:T:1", "bad id", 5]),
+)
+
+
+@FAST
+@given(body=temporal_entity | json_values, other=json_values)
+def test_temporal_writes_any_body(client: TestClient, body: Any, other: Any) -> None:
+    ok(client.post(f"{B}/temporal/entities", json=body))
+    ok(client.post(f"{B}/temporal/entities/urn:ngsi-ld:T:1/attrs", json=body))
+    ok(client.patch(f"{B}/temporal/entities/urn:ngsi-ld:T:1/attrs/temp/x", json=other))
+    ok(client.post(f"{B}/temporal/entityOperations/query", json=other))
+    ok(client.put("/cityfabric/v1/retention", json=other))
+
+
+@FAST
+@given(
+    rel=st.sampled_from(["before", "after", "between", "", "x"]),
+    at=times,
+    end=times,
+    prop=st.sampled_from(["observedAt", "modifiedAt", "", "x"]),
+    last=st.sampled_from(["1", "0", "-1", "x", "99999999"]),
+    methods=st.sampled_from(["avg", "sum,max", "bogus", "", "distinctCount,stddev"]),
+    period=durations,
+    opts=st.sampled_from(["aggregatedValues", "temporalValues", "sysAttrs", "x", ""]),
+)
+def test_temporal_any_query(
+    client: TestClient,
+    rel: str,
+    at: str,
+    end: str,
+    prop: str,
+    last: str,
+    methods: str,
+    period: str,
+    opts: str,
+) -> None:
+    client.post(
+        f"{B}/temporal/entities",
+        json={
+            "id": "urn:ngsi-ld:T:1",
+            "type": "T",
+            "temp": [{"type": "Property", "value": 1, "observedAt": "2026-01-01T00:00:00Z"}],
+        },
+    )
+    params = {
+        "type": "T",
+        "timerel": rel,
+        "timeAt": at,
+        "endTimeAt": end,
+        "timeproperty": prop,
+        "lastN": last,
+        "aggrMethods": methods,
+        "aggrPeriodDuration": period,
+        "options": opts,
+    }
+    ok(client.get(f"{B}/temporal/entities", params=params))
+    ok(client.get(f"{B}/temporal/entities/urn:ngsi-ld:T:1", params=params))
+
+
+@FAST
+@given(body=json_values)
+def test_subscriptions_and_devices_any_body(client: TestClient, body: Any) -> None:
+    ok(client.post(f"{B}/subscriptions", json=body))
+    ok(client.patch(f"{B}/subscriptions/urn:ngsi-ld:Subscription:1", json=body))
+    ok(client.post("/cityfabric/v1/devices", json=body))
