@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from cityfabric.analytics.cli import evaluate_app
 from cityfabric.config import ENV_PREFIX, Settings, from_env, to_env
 from cityfabric.ingest import bulk_cli
 
@@ -21,6 +22,7 @@ SHUTDOWN_GRACE = 5  # seconds open requests (event streams) get before the serve
 app = typer.Typer(help="CityFabric: an open urban digital platform.", no_args_is_help=True)
 err = Console(stderr=True)
 app.command("import")(bulk_cli.import_command)
+app.add_typer(evaluate_app, name="evaluate")
 
 
 def _loopback(host: str) -> bool:
