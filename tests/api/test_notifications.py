@@ -14,6 +14,7 @@ from cityfabric.app import create_app
 from cityfabric.config import Settings
 from tests.api.test_entities import B
 from tests.conftest import SDM_CONTEXTS, STREETLIGHT_CTX, link
+from tests.notify.fakeclock import FakeClock, use_clock
 from tests.notify.receiver import Receiver, receiver
 
 SL = link(STREETLIGHT_CTX)
@@ -243,3 +244,161 @@ def test_mqtt_subscriptions_are_queued_and_retried(client: TestClient) -> None:
         time.sleep(0.05)
     assert body["notification"]["timesFailed"] == 3
     assert "mqtt://127.0.0.1:9/lamps" in body["notification"]["lastFailureReason"]
+
+
+@pytest.fixture
+def clocked(tmp_path: Path) -> Iterator[tuple[TestClient, FakeClock]]:
+    """The app with its notifier on a clock the test moves (periodic pass: by hand)."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        context_cache=SDM_CONTEXTS,
+        notification_periodic_poll=3600,
+    )
+    app = create_app(settings)
+    clock = FakeClock()
+    use_clock(app, clock)
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c, clock
+
+
+def status(client: TestClient, sub: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(f"{B}/subscriptions/{sub}").json()
+    return body
+
+
+def tick(client: TestClient) -> int:
+    periodic = client.app.state.periodic  # type: ignore[attr-defined]
+    queued: int = client.portal.call(periodic.async_tick)  # type: ignore[union-attr]
+    return queued
+
+
+def settled(client: TestClient) -> None:
+    """Wait until the outbox is empty."""
+    store = client.app.state.store  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while client.portal.call(store.pending_notifications):  # type: ignore[union-attr]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_periodic_notification_carries_what_matches(
+    clocked: tuple[TestClient, FakeClock], rec: Receiver
+) -> None:
+    client, clock = clocked
+    write(client, lamp("off"))
+    write(client, lamp("on", "urn:ngsi-ld:Streetlight:2"))
+    write(client, lamp("off", "urn:ngsi-ld:Streetlight:3"))
+    sub = subscribe(
+        client,
+        rec.url,
+        timeInterval=60,
+        q='powerState=="off"',
+        notification={"format": "keyValues", "attributes": ["powerState"]},
+    )
+    assert tick(client) == 1
+    [first] = rec.wait(lambda got: len(got) == 1)
+    assert first.body["subscriptionId"] == sub
+    assert sorted(first.body["data"], key=lambda e: e["id"]) == [
+        {"id": LAMP, "type": "Streetlight", "powerState": "off"},
+        {"id": "urn:ngsi-ld:Streetlight:3", "type": "Streetlight", "powerState": "off"},
+    ]
+    settled(client)
+    found = status(client, sub)["notification"]
+    assert (found["timesSent"], found["lastNotification"]) == (1, clock.iso())
+    set_state(client, "on")  # a change does not notify a periodic subscription
+    clock.advance(59)
+    assert tick(client) == 0
+    clock.advance(1)
+    assert tick(client) == 1
+    second = rec.wait(lambda got: len(got) == 2)[1]
+    assert [e["id"] for e in second.body["data"]] == ["urn:ngsi-ld:Streetlight:3"]
+    settled(client)
+    assert status(client, sub)["notification"]["timesSent"] == 2
+
+
+def test_show_changes_over_http(client: TestClient, rec: Receiver) -> None:
+    subscribe(
+        client,
+        rec.url,
+        notificationTrigger=["entityUpdated"],
+        notification={"showChanges": True},
+    )
+    write(client, lamp("on"))
+    set_state(client, "off")
+    r = client.delete(f"{B}/entities/{LAMP}/attrs/location", headers=SL)
+    assert r.status_code == 204, r.text
+    first, second = (g.body["data"][0] for g in rec.wait(lambda got: len(got) == 2))
+    assert first["powerState"] == {"type": "Property", "value": "off", "previousValue": "on"}
+    assert "previousValue" not in first["location"]
+    assert second["location"] == {
+        "type": "GeoProperty",
+        "value": "urn:ngsi-ld:null",
+        "previousValue": lamp()["location"]["value"],
+    }
+    assert second["powerState"] == {"type": "Property", "value": "off"}
+
+
+def test_dataset_id_over_http(client: TestClient, rec: Receiver) -> None:
+    ds = "urn:ngsi-ld:Dataset:meter"
+    subscribe(client, rec.url, datasetId=[ds])
+    write(client, lamp())
+    set_state(client, "off")  # the default instance: not watched
+    r = client.post(
+        f"{B}/entities/{LAMP}/attrs",
+        json={"powerState": {"type": "Property", "value": "dim", "datasetId": ds}},
+        headers=SL,
+    )
+    assert r.status_code in (204, 207), r.text
+    [got] = rec.wait(lambda got: len(got) == 1)
+    assert got.body["data"] == [
+        {
+            "id": LAMP,
+            "type": "Streetlight",
+            "powerState": {"type": "Property", "value": "dim", "datasetId": ds},
+        }
+    ]
+    time.sleep(0.3)
+    assert len(rec.got) == 1
+
+
+def test_throttling_holds_until_the_interval_passed(
+    clocked: tuple[TestClient, FakeClock], rec: Receiver
+) -> None:
+    client, clock = clocked
+    subscribe(client, rec.url, throttling=10)
+    write(client, lamp("on"))
+    rec.wait(lambda got: len(got) == 1)
+    set_state(client, "off")
+    set_state(client, "dim")
+    time.sleep(0.5)  # real time passes; the notifier's clock does not
+    assert len(rec.got) == 1
+    clock.advance(9)
+    client.app.state.delivery.wake()  # type: ignore[attr-defined]
+    time.sleep(0.3)
+    assert len(rec.got) == 1
+    clock.advance(1.1)
+    client.app.state.delivery.wake()  # type: ignore[attr-defined]
+    second = rec.wait(lambda got: len(got) == 2)[1]
+    # both changes held, then sent together
+    assert [e["powerState"]["value"] for e in second.body["data"]] == ["off", "dim"]
+
+
+def test_expires_at_stops_and_a_later_one_revives(
+    clocked: tuple[TestClient, FakeClock], rec: Receiver
+) -> None:
+    client, clock = clocked
+    sub = subscribe(client, rec.url, expiresAt=clock.iso(60))
+    write(client, lamp("on"))
+    rec.wait(lambda got: len(got) == 1)
+    clock.advance(61)
+    assert status(client, sub)["status"] == "expired"
+    set_state(client, "off")
+    time.sleep(0.3)
+    settled(client)  # nothing was queued
+    assert len(rec.got) == 1
+    r = client.patch(f"{B}/subscriptions/{sub}", json={"expiresAt": clock.iso(600)})
+    assert r.status_code == 204, r.text
+    assert status(client, sub)["status"] == "active"
+    set_state(client, "dim")
+    got = rec.wait(lambda got: len(got) == 2)
+    assert got[1].body["data"][0]["powerState"]["value"] == "dim"

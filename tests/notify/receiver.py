@@ -1,7 +1,8 @@
-"""A notification receiver on 127.0.0.1: a stdlib HTTP server in a thread, stopped on exit."""
+"""A notification receiver on 127.0.0.1: a stdlib HTTP(S) server in a thread, stopped on exit."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,8 +47,11 @@ class Receiver:
 
 
 @contextmanager
-def receiver(port: int = 0) -> Iterator[Receiver]:
-    """A running receiver; POSTs are recorded and answered with `receiver.status`."""
+def receiver(port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A running receiver; POSTs are recorded and answered with `receiver.status`.
+
+    With `tls` (a server context holding its certificate) it speaks HTTPS.
+    """
     rec = Receiver("")
 
     class Handler(BaseHTTPRequestHandler):
@@ -67,7 +71,10 @@ def receiver(port: int = 0) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/notify"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "http" if tls is None else "https"
+    rec.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/notify"
     thread = threading.Thread(target=server.serve_forever, name="test-receiver")
     thread.start()
     try:

@@ -14,7 +14,17 @@ from cityfabric.notify.payload import Match, decode
 from cityfabric.notify.service import SubscriptionService
 from cityfabric.store.base import Change, ChangeProbe, OutboxRow, Settlement
 from cityfabric.store.sqlite import SqliteStore
-from tests.notify.samples import AQL, BUILDING, CITY, LATER, NOW, TEMPERATURE, TOWER, minimal
+from tests.notify.samples import (
+    AQL,
+    BUILDING,
+    CITY,
+    LATER,
+    NOW,
+    RECEIVER,
+    TEMPERATURE,
+    TOWER,
+    minimal,
+)
 
 T0 = "2026-11-23T16:00:00.000000Z"
 
@@ -177,3 +187,41 @@ async def test_a_failing_hook_keeps_the_write(env: Any) -> None:
     await put(store, doc(B1, [BUILDING], **{AQL: 1}))
     assert (await store.get("", B1))["id"] == B1
     assert await store.pending_notifications() == 0
+
+
+async def test_show_changes_queues_previous_values(env: Any) -> None:
+    store, svc, _ = env
+    await subscribe(svc, notification={"endpoint": {"uri": RECEIVER}, "showChanges": True})
+    await subscribe(svc)  # without showChanges: no previous values
+    await put(store, doc(B1, [BUILDING], **{AQL: "good", TEMPERATURE: 1}))
+    assert [m.previous for _, m in await queued(store)] == [None, None]  # a creation
+    await put(store, doc(B1, [BUILDING], **{AQL: "bad", TEMPERATURE: 1}))
+    got = sorted((m.previous or {}) != {} for _, m in await queued(store))
+    assert got == [False, True]
+    await put(store, doc(B1, [BUILDING], **{AQL: "worse", TEMPERATURE: 1}))
+    [shown] = [m for _, m in await queued(store) if m.previous]
+    # only the changed attribute, as it was before this change
+    assert shown.previous == {AQL: {"@none": {"type": "Property", "value": "bad"}}}
+
+
+async def test_dataset_id_selects_the_instances_that_count(env: Any) -> None:
+    store, svc, _ = env
+    ds = "urn:ngsi-ld:Dataset:a"
+    only_a = await subscribe(svc, datasetId=[ds])
+    default = await subscribe(svc, datasetId="@none")
+
+    def entity(default_value: str, a_value: str | None) -> EntityDoc:
+        d = doc(B1, [BUILDING], **{AQL: default_value})
+        if a_value is not None:
+            d["attrs"][AQL].append({"type": "Property", "value": a_value, "datasetId": ds})
+        return d
+
+    await put(store, entity("good", None))
+    assert [sid for sid, _ in await queued(store)] == [default]
+    await put(store, entity("good", "ok"))  # the dataset's instance is created
+    [(sid, m)] = await queued(store)
+    assert (sid, m.trigger, m.attrs) == (only_a, "attributeCreated", (AQL,))
+    await put(store, entity("bad", "ok"))  # only the default instance changed
+    assert [sid for sid, _ in await queued(store)] == [default]
+    await put(store, entity("bad", "poor"))
+    assert [sid for sid, _ in await queued(store)] == [only_a]

@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
 
 from cityfabric.app import create_app
 from cityfabric.config import Settings
@@ -21,8 +18,7 @@ from tests.api.test_entities import B
 from tests.api.test_notifications import LAMP, lamp, set_state, subscribe, write
 from tests.conftest import SDM_CONTEXTS, STREETLIGHT_CTX
 from tests.mosquitto import Broker, running_mosquitto
-
-Message = tuple[str, bytes, dict[str, Any]]
+from tests.notify.conftest import Message
 
 
 @pytest.fixture
@@ -43,35 +39,6 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     )
     with TestClient(create_app(settings), base_url="http://testserver") as c:
         yield c
-
-
-@pytest.fixture
-def inbox(broker: Broker) -> Iterator[queue.Queue[Message]]:
-    """Messages on `city/#`, received by a paho MQTT 5 subscriber at QoS 1."""
-    got: queue.Queue[Message] = queue.Queue()
-    subscribed: queue.Queue[bool] = queue.Queue()
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
-
-    def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-        props: Properties | None = msg.properties
-        meta = {
-            "qos": msg.qos,
-            "content_type": getattr(props, "ContentType", None),
-            "user": dict(getattr(props, "UserProperty", []) or []),
-        }
-        got.put((msg.topic, msg.payload, meta))
-
-    client.on_message = on_message
-    client.on_subscribe = lambda *_: subscribed.put(True)
-    client.connect(broker.host, broker.port)
-    client.subscribe("city/#", qos=1)
-    client.loop_start()
-    try:
-        subscribed.get(timeout=5)
-        yield got
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def test_update_is_published_with_qos_1(
@@ -120,24 +87,37 @@ def test_qos_0_and_tenant(client: TestClient, broker: Broker, inbox: queue.Queue
     assert orjson.loads(payload)["data"][0]["id"] == LAMP
 
 
-@pytest.mark.parametrize(
-    ("uri", "info", "reason"),
-    [
-        ("/city/x", [{"key": "MQTT-QoS", "value": "2"}], "MQTT-QoS 2 is not supported"),
-        ("/city/x", [{"key": "MQTT-Version", "value": "mqtt3.1.1"}], "mqtt3.1.1 is not"),
-        ("mqtts", [], "mqtts:// endpoints are not supported yet"),
-    ],
-)
-def test_unsupported_options_fail_with_a_reason(
-    client: TestClient, broker: Broker, uri: str, info: list[dict[str, str]], reason: str
+def test_qos_2_is_published_exactly_once(
+    client: TestClient, broker: Broker, inbox: queue.Queue[Message]
 ) -> None:
-    target = f"{broker.url}{uri}" if uri.startswith("/") else "mqtts://127.0.0.1:1/city/x"
+    target = f"{broker.url}/city/exact"
+    sub = subscribe(
+        client,
+        target,
+        notification={
+            "endpoint": {"uri": target, "notifierInfo": [{"key": "MQTT-QoS", "value": "2"}]}
+        },
+    )
+    write(client, lamp())
+    set_state(client, "off")
+    got = [inbox.get(timeout=10), inbox.get(timeout=10)]
+    assert [(topic, meta["qos"]) for topic, _, meta in got] == [("city/exact", 2)] * 2
+    assert orjson.loads(got[1][1])["data"][0]["powerState"]["value"] == "off"
+    found = wait_status(client, sub, lambda n: n.get("timesSent") == 2)
+    assert found["timesFailed"] == 0
+    with pytest.raises(queue.Empty):
+        inbox.get(timeout=0.3)
+
+
+def test_mqtt_3_1_1_fails_with_a_reason(client: TestClient, broker: Broker) -> None:
+    target = f"{broker.url}/city/x"
+    info = [{"key": "MQTT-Version", "value": "mqtt3.1.1"}]
     sub = subscribe(
         client, target, notification={"endpoint": {"uri": target, "notifierInfo": info}}
     )
     write(client, lamp())
     found = wait_status(client, sub, lambda n: "gave up" in n.get("lastFailureReason", ""))
-    assert reason in found["lastFailureReason"]
+    assert "mqtt3.1.1 is not" in found["lastFailureReason"]
 
 
 def wait_status(client: TestClient, sub: str, done: Any) -> dict[str, Any]:

@@ -9,8 +9,9 @@ flight at a time; rows for a busy endpoint (or a throttled subscription) are def
 without counting an attempt, so a dead endpoint never holds up the others.
 
 MQTT endpoints get the same Notification published to their topic (`mqtt_out.py`);
-receiverInfo, Link and NGSILD-Tenant travel as MQTT 5 user properties. A QoS 1
+receiverInfo, Link and NGSILD-Tenant travel as MQTT 5 user properties. A QoS 1 or 2
 publish counts once the broker acknowledged it, a QoS 0 one once it was written.
+https:// and mqtts:// endpoints are checked against `ca_file` when it is set.
 Open event streams of the subscription (`stream.py`) get each notification too, on
 its first attempt, before the endpoint is tried.
 
@@ -18,6 +19,9 @@ its first attempt, before the endpoint is tried.
 exponential backoff and jitter and counts a failure; after `max_attempts` failures they
 are dropped and the status keeps the reason. A crash between claim and settlement
 leaves the rows to reappear when their lease ends: duplicates are possible, losses not.
+
+Every time the worker reads (due rows, backoff, throttling, status times, the
+matcher's expiry check) comes from its `clock`, so tests move time instead of sleeping.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -36,10 +41,10 @@ import orjson
 
 from cityfabric.ngsild.context import ActiveContext
 from cityfabric.ngsild.contexts_store import ContextRegistry
-from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.errors import NgsiLdError
 from cityfabric.ngsild.model import CORE_CONTEXT_URL
 from cityfabric.notify import codec
+from cityfabric.notify.clock import Clock, iso, system_clock
 from cityfabric.notify.matcher import Matcher
 from cityfabric.notify.model import DEFAULT_MQTT_VERSION, Subscription
 from cityfabric.notify.mqtt_out import MqttError, MqttPublisher
@@ -67,6 +72,7 @@ class DeliveryConfig:
     batch: int = 100  # entities per notification
     claim: int = 400  # rows per pass
     poll: float = 1.0
+    ca_file: Path | None = None  # CA certificates for https:// and mqtts:// endpoints
 
     @property
     def lease_ms(self) -> int:
@@ -91,26 +97,34 @@ class _Outcome:
 class Delivery:
     """Installs the matcher on the store and delivers what it queues."""
 
-    def __init__(self, store: NotifyStore, contexts: ContextRegistry, config: DeliveryConfig):
+    def __init__(
+        self,
+        store: NotifyStore,
+        contexts: ContextRegistry,
+        config: DeliveryConfig,
+        clock: Clock = system_clock,
+    ) -> None:
         self.store = store
         self.contexts = contexts
         self.config = config
+        self.clock = clock
+        self._tls = tls_context(config.ca_file)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # endpoint URLs with a request in flight
-        self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (monotonic s)
+        self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (clock s)
         self._client: httpx.AsyncClient | None = None
-        self._mqtt = MqttPublisher()
+        self._mqtt = MqttPublisher(self._tls)
         self.streams = Streams()
 
     async def async_start(self) -> None:
         """Install the matcher and start the worker on the running loop."""
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
-        self._client = httpx.AsyncClient(trust_env=False)
-        self.store.set_change_hook(Matcher(), self.wake)
+        self._client = httpx.AsyncClient(trust_env=False, verify=self._tls or True)
+        self.store.set_change_hook(Matcher(lambda: iso(self.clock())), self.wake)
         self._runner = asyncio.create_task(self._run(), name="cityfabric-notify")
 
     async def async_stop(self) -> None:
@@ -145,7 +159,7 @@ class Delivery:
 
     async def async_pump(self) -> int:
         """One pass: claim due rows and start delivering them; how many were claimed."""
-        now = int(time.time() * 1000)
+        now = int(self.clock() * 1000)
         items = await self.store.due_notifications(now, self.config.claim, self.config.lease_ms)
         groups: dict[tuple[str, str], list[OutboxItem]] = {}
         for item in items:
@@ -162,7 +176,7 @@ class Delivery:
                 held.defer.extend((r.oid, now + wait) for r in rows)
                 continue
             self._busy.add(sub.notification.endpoint.uri)
-            self._last_sent[key] = time.monotonic()
+            self._last_sent[key] = self.clock()
             task = asyncio.create_task(self._deliver(key[0], sub, rows))
             self._tasks.add(task)
             task.add_done_callback(self._done)
@@ -176,7 +190,7 @@ class Delivery:
             return DEFER_MS
         last = self._last_sent.get(key)
         if sub.throttling and last is not None:
-            left = last + sub.throttling - time.monotonic()
+            left = last + sub.throttling - self.clock()
             if left > 0:
                 return int(left * 1000) + 1
         return 0
@@ -192,7 +206,7 @@ class Delivery:
                 chunk = rows[start : start + self.config.batch]
                 reason = await self._send(tenant, sub, chunk)
                 self._settle_chunk(outcome, chunk, reason)
-            outcome.settlement.statuses.append(_status(tenant, sub.id, outcome))
+            outcome.settlement.statuses.append(_status(tenant, sub.id, outcome, iso(self.clock())))
             await self.store.settle_notifications(outcome.settlement)
         except Exception:
             log.exception("delivery to %s failed unexpectedly", sub.notification.endpoint.uri)
@@ -205,7 +219,7 @@ class Delivery:
             out.settlement.delivered.extend(r.oid for r in chunk)
             return
         out.failed += 1
-        now = int(time.time() * 1000)
+        now = int(self.clock() * 1000)
         for row in chunk:
             tried = row.attempts + 1
             if tried >= self.config.max_attempts:
@@ -228,7 +242,7 @@ class Delivery:
         data = [render_data(sub, decode(row.payload), ctx, ld) for row in chunk]
         headers = self._headers(tenant, sub, ctx, ld)
         timeout = endpoint.timeout / 1000 if endpoint.timeout else self.config.timeout
-        body = orjson.dumps(notification(sub, data))
+        body = orjson.dumps(notification(sub, data, iso(self.clock())))
         self._offer(tenant, sub, chunk, data, body)
         if endpoint.is_mqtt:
             return await self._publish(sub, body, headers, timeout)
@@ -267,8 +281,6 @@ class Delivery:
         endpoint = sub.notification.endpoint
         if endpoint.mqtt_version != DEFAULT_MQTT_VERSION:
             return f"MQTT-Version {endpoint.mqtt_version} is not supported (only mqtt5.0)"
-        if endpoint.mqtt_qos not in (0, 1):
-            return f"MQTT-QoS {endpoint.mqtt_qos} is not supported (only 0 and 1)"
         content_type = headers.pop("Content-Type")
         try:
             await self._mqtt.async_publish(
@@ -298,8 +310,17 @@ class Delivery:
         return headers
 
 
-def _status(tenant: str, sub_id: str, out: _Outcome) -> DeliveryStatus:
-    now = now_iso()
+def tls_context(ca_file: Path | None) -> ssl.SSLContext | None:
+    """The SSL context that trusts `ca_file` (None: the defaults of each client)."""
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as err:
+        raise ValueError(f"notification_ca_file {ca_file}: {err}") from None
+
+
+def _status(tenant: str, sub_id: str, out: _Outcome, now: str) -> DeliveryStatus:
     return DeliveryStatus(
         tenant,
         sub_id,

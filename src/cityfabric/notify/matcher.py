@@ -14,10 +14,13 @@ Semantics (clause 5.2.12):
   (any attribute created, updated or deleted) and attribute{Created,Updated,Deleted}
   per attribute, an attribute being updated when its instances differ;
 - watchedAttributes restricts the attributes that count (entity triggers included);
+- datasetId restricts the attribute instances that count, the same way (`changes.py`);
 - q, geoQ and scopeQ are evaluated by the store on the entity as written, with the
   query compiler (not for deletions: the entity is gone);
+- showChanges queues the previous values of the updated and deleted attributes
+  (taken from the doc before the change, only for subscriptions that ask for them);
 - inactive, expired and periodic (timeInterval) subscriptions are not matched
-  (periodic delivery is not implemented yet); HTTP and MQTT endpoints alike are.
+  (`periodic.py` notifies the latter); HTTP and MQTT endpoints alike are.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from cityfabric.ngsild.model import EntityDoc
 from cityfabric.ngsild.query import TypeAnd, TypeExpr, TypeName
 from cityfabric.ngsild.regex import compile_regex
 from cityfabric.notify import codec
+from cityfabric.notify.changes import Changes, Previous, dataset_changes, previous_values
 from cityfabric.notify.model import EntitySelector, Subscription, Trigger, watched
 from cityfabric.notify.payload import Match
 from cityfabric.store.base import Change, ChangeProbe, EntityQuery, OutboxRow
@@ -154,21 +158,38 @@ def match_change(
     assert doc is not None
     changes = attribute_changes(before, after)
     changed = set().union(*changes.values())
+    per_dataset: dict[tuple[str, ...], Changes] = {}
     out: list[tuple[Subscription, Match]] = []
     for sub in index.candidates(_types(doc), changed):
         if not sub.is_active or (sub.expires_at is not None and sub.expires_at <= now):
             continue
         if sub.entities and not any(selects(s, doc) for s in sub.entities):
             continue
-        fired = fire(sub, before, after, changes)
+        seen = changes
+        if sub.dataset_ids is not None:
+            seen = per_dataset.get(sub.dataset_ids) or per_dataset.setdefault(
+                sub.dataset_ids, dataset_changes(before, after, changes, sub.dataset_ids)
+            )
+        fired = fire(sub, before, after, seen)
         if fired is not None:
-            out.append((sub, Match(doc, fired[0], fired[1])))
+            out.append((sub, Match(doc, fired[0], fired[1], _previous(sub, before, after, seen))))
     return out
 
 
-def attribute_changes(
-    before: EntityDoc | None, after: EntityDoc | None
-) -> dict[str, frozenset[str]]:
+def _previous(
+    sub: Subscription, before: EntityDoc | None, after: EntityDoc | None, seen: Changes
+) -> Previous | None:
+    """showChanges: the old values of the attributes the change updated or deleted."""
+    if not sub.notification.show_changes or before is None or after is None:
+        return None
+    names = seen["updated"] | seen["deleted"]
+    shown = sub.notification.attributes
+    if shown is not None:
+        names &= frozenset(shown)
+    return previous_values(before, names, sub.dataset_ids) or None
+
+
+def attribute_changes(before: EntityDoc | None, after: EntityDoc | None) -> Changes:
     """Attribute IRIs created, updated (instances differ) and deleted by one change."""
     old = (before or {}).get("attrs") or {}
     new = (after or {}).get("attrs") or {}
@@ -183,17 +204,19 @@ def fire(
     sub: Subscription,
     before: EntityDoc | None,
     after: EntityDoc | None,
-    changes: dict[str, frozenset[str]],
+    changes: Changes,
 ) -> tuple[Trigger, tuple[str, ...]] | None:
     """The trigger a change fires for `sub` and the watched attributes it changed, or None."""
     triggers = sub.notification_trigger
     wanted = None if sub.watched_attributes is None else frozenset(sub.watched_attributes)
     seen = {k: v if wanted is None else v & wanted for k, v in changes.items()}
+    # with watchedAttributes or datasetId, entity triggers need a change they select
+    anything = wanted is None and sub.dataset_ids is None
     if after is None:
-        if "entityDeleted" in triggers and (wanted is None or seen["deleted"]):
+        if "entityDeleted" in triggers and (anything or seen["deleted"]):
             return "entityDeleted", _sorted(seen["deleted"])
         return None
-    if before is None and "entityCreated" in triggers and (wanted is None or seen["created"]):
+    if before is None and "entityCreated" in triggers and (anything or seen["created"]):
         return "entityCreated", _sorted(seen["created"])
     if before is not None and "entityUpdated" in triggers:
         every = seen["created"] | seen["updated"] | seen["deleted"]

@@ -1,10 +1,14 @@
 """Publishing notifications to MQTT brokers: one MQTT 5 connection per broker, reused.
 
 A connection is opened on first use (clean start, no session kept) and shared by
-every subscription that names the same host, port and credentials; it is dropped
-on any error and opened again by the next publish. QoS 1 publishes wait for the
-broker's PUBACK, so a notification counts as delivered only once the broker has it.
-A reader task per connection settles PUBACKs and a pinger keeps it alive.
+every subscription that names the same scheme, host, port and credentials; it is
+dropped on any error and opened again by the next publish. `mqtts://` connects with
+TLS (port 8883 by default), checking the broker's certificate and host name against
+the SSL context given (the system's CA store, or CITYFABRIC_NOTIFICATION_CA_FILE).
+
+QoS 1 publishes wait for the broker's PUBACK, QoS 2 ones for PUBREC, answered with
+PUBREL, then PUBCOMP: a notification counts as delivered only once the broker has
+it. A reader task per connection settles acknowledgements and a pinger keeps it alive.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,8 +27,11 @@ from cityfabric.ingest import mqtt5
 
 KEEPALIVE: Final = 60  # seconds; a PINGREQ goes out every half of it
 DEFAULT_PORT: Final = 1883
-# QoS 1 publishes in flight per connection: Mosquitto's default Receive Maximum
+DEFAULT_TLS_PORT: Final = 8883
+# QoS 1 and 2 publishes in flight per connection: Mosquitto's default Receive Maximum
 IN_FLIGHT: Final = 20
+PUBACK, PUBREC, PUBCOMP = 0x40, 0x50, 0x70  # first bytes of the acknowledgements
+PUBREL: Final = 0x62
 
 
 class MqttError(Exception):
@@ -32,31 +40,39 @@ class MqttError(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where an mqtt:// endpoint publishes: a broker, its credentials, a topic."""
+    """Where an mqtt:// or mqtts:// endpoint publishes: a broker, credentials, a topic."""
 
     host: str
     port: int
     username: str | None
     password: str | None
     topic: str
+    tls: bool = False
 
     @property
-    def broker(self) -> tuple[str, int, str | None, str | None]:
-        return self.host, self.port, self.username, self.password
+    def broker(self) -> Broker:
+        return self.tls, self.host, self.port, self.username, self.password
 
     def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}/{self.topic}"  # without the credentials
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{self.host}:{self.port}/{self.topic}"  # without the credentials
+
+
+Broker = tuple[bool, str, int, str | None, str | None]
 
 
 def parse_target(uri: str) -> Target:
-    """The broker and topic of an mqtt:// URI (mqtts:// is refused: no TLS yet)."""
+    """The broker and topic of an mqtt:// or mqtts:// URI."""
     parts = urlsplit(uri)
-    if parts.scheme.lower() != "mqtt":
-        raise MqttError(f"{parts.scheme}:// endpoints are not supported yet (no MQTT over TLS)")
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "mqtts"):
+        raise MqttError(f"{parts.scheme}:// is not an MQTT endpoint")
+    tls = scheme == "mqtts"
     user = None if parts.username is None else unquote(parts.username)
     password = None if parts.password is None else unquote(parts.password)
     topic = unquote(parts.path[1:])
-    return Target(parts.hostname or "", parts.port or DEFAULT_PORT, user, password, topic)
+    port = parts.port or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+    return Target(parts.hostname or "", port, user, password, topic, tls)
 
 
 class _Connection:
@@ -74,7 +90,7 @@ class _Connection:
         )
 
     async def async_publish(self, packet: bytes, packet_id: int, timeout: float) -> None:
-        """Send one PUBLISH; for QoS 1 (`packet_id` set), wait for a successful PUBACK."""
+        """Send one PUBLISH; for QoS 1 and 2 (`packet_id` set), wait until the broker has it."""
         if not packet_id:
             await self._async_write(packet)
             return
@@ -84,8 +100,8 @@ class _Connection:
             await self._async_write(packet)
             code = await asyncio.wait_for(done, timeout)
         except TimeoutError:
-            self.fail(f"no PUBACK within {timeout:g} s")
-            raise MqttError(f"no PUBACK within {timeout:g} s") from None
+            self.fail(f"no acknowledgement within {timeout:g} s")
+            raise MqttError(f"no acknowledgement within {timeout:g} s") from None
         finally:
             self._pending.pop(packet_id, None)
         if code >= 0x80:
@@ -112,11 +128,8 @@ class _Connection:
         try:
             while True:
                 first, body = await read_packet(reader)
-                if first == 0x40 and len(body) >= 2:  # PUBACK: packet id, reason code
-                    code = body[2] if len(body) > 2 else 0
-                    found = self._pending.get(int.from_bytes(body[:2], "big"))
-                    if found is not None and not found.done():
-                        found.set_result(code)
+                if first in (PUBACK, PUBREC, PUBCOMP) and len(body) >= 2:
+                    self._acknowledged(first, body)
                 elif first == 0xE0:
                     self.fail(str(mqtt5.decode_packets(_frame(first, body)).controls[0]))
                     return
@@ -125,6 +138,16 @@ class _Connection:
                     return
         except (OSError, asyncio.IncompleteReadError, mqtt5.ProtocolError) as err:
             self.fail(f"connection lost: {type(err).__name__} {err}".strip())
+
+    def _acknowledged(self, first: int, body: bytes) -> None:
+        """PUBACK and PUBCOMP settle a publish; a successful PUBREC is answered with PUBREL."""
+        code = body[2] if len(body) > 2 else 0  # packet id, then the reason code
+        if first == PUBREC and code < 0x80:
+            self._writer.write(bytes((PUBREL, 2)) + body[:2])
+            return
+        found = self._pending.get(int.from_bytes(body[:2], "big"))
+        if found is not None and not found.done():
+            found.set_result(code)
 
     async def _async_ping(self) -> None:
         while self.error is None:
@@ -170,9 +193,39 @@ def _frame(first: int, body: bytes) -> bytes:
     return bytes([first]) + mqtt5.encode_varint(len(body)) + body
 
 
-async def _async_connect(target: Target, timeout: float) -> _Connection:
+def publish_packet(
+    target: Target,
+    payload: bytes,
+    qos: int,
+    packet_id: int,
+    *,
+    content_type: str,
+    user_properties: Sequence[tuple[str, str]],
+) -> bytes:
+    """A PUBLISH packet; QoS 2 differs from QoS 1 only in the QoS bits of the first byte."""
+    packet = mqtt5.encode_publish(
+        target.topic,
+        payload,
+        qos=min(qos, 1),
+        packet_id=packet_id,
+        content_type=content_type,
+        user_properties=user_properties,
+    )
+    if qos != 2:
+        return packet
+    return bytes(((packet[0] & 0xF9) | (qos << 1),)) + packet[1:]
+
+
+async def _async_connect(target: Target, timeout: float, tls: ssl.SSLContext | None) -> _Connection:
+    context = (tls or ssl.create_default_context()) if target.tls else None
     reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(target.host, target.port), timeout
+        asyncio.open_connection(
+            target.host,
+            target.port,
+            ssl=context,
+            server_hostname=target.host if context is not None else None,
+        ),
+        timeout,
     )
     try:
         writer.write(
@@ -197,11 +250,15 @@ async def _async_connect(target: Target, timeout: float) -> _Connection:
 
 
 class MqttPublisher:
-    """Publishes to any number of brokers, one reused connection each."""
+    """Publishes to any number of brokers, one reused connection each.
 
-    def __init__(self) -> None:
-        self._connections: dict[tuple[str, int, str | None, str | None], _Connection] = {}
-        self._locks: dict[tuple[str, int, str | None, str | None], asyncio.Lock] = {}
+    `tls` checks the certificates of mqtts:// brokers (default: the system's CA store).
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
+        self._connections: dict[Broker, _Connection] = {}
+        self._locks: dict[Broker, asyncio.Lock] = {}
 
     async def async_publish(
         self,
@@ -219,11 +276,11 @@ class MqttPublisher:
             conn = await self._async_connection(target, timeout)
             async with conn.slots:
                 packet_id = conn.next_id() if qos else 0
-                packet = mqtt5.encode_publish(
-                    target.topic,
+                packet = publish_packet(
+                    target,
                     payload,
-                    qos=qos,
-                    packet_id=packet_id,
+                    qos,
+                    packet_id,
                     content_type=content_type,
                     user_properties=user_properties,
                 )
@@ -241,7 +298,7 @@ class MqttPublisher:
                 return conn
             if conn is not None:
                 await conn.async_close()
-            conn = self._connections[key] = await _async_connect(target, timeout)
+            conn = self._connections[key] = await _async_connect(target, timeout, self._tls)
             return conn
 
     async def async_close(self) -> None:

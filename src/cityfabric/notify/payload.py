@@ -1,8 +1,10 @@
 """What the outbox holds for one match, and the NGSI-LD Notification built from it.
 
 A queued payload is the expanded entity doc (after the change, or before it for a
-deletion), the trigger and the IRIs of the changed attributes. Rendering happens at
-delivery, with the subscription as it is then (its @context and notification params).
+deletion), the trigger ("periodic" for a timeInterval notification), the IRIs of the
+changed attributes and, for showChanges, their previous values (`changes.py`).
+Rendering happens at delivery, with the subscription as it is then (its @context,
+notification params and datasetId).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import orjson
 
@@ -18,25 +20,32 @@ from cityfabric.ngsild.context import ActiveContext
 from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.model import CORE_CONTEXT_URL, EntityDoc
 from cityfabric.ngsild.render import View, render_entity
+from cityfabric.notify.changes import Previous, add_previous, only_datasets
 from cityfabric.notify.model import Subscription, Trigger
+
+Reason: TypeAlias = Trigger | Literal["periodic"]
 
 
 @dataclass(frozen=True)
 class Match:
-    """One entity change that one subscription is to be notified of."""
+    """One entity change (or periodic state) that one subscription is to be notified of."""
 
     entity: EntityDoc
-    trigger: Trigger
+    trigger: Reason
     attrs: tuple[str, ...]  # IRIs of the attributes that changed
+    previous: Previous | None = None  # showChanges: their values before the change
 
     def encode(self) -> bytes:
-        return orjson.dumps({"entity": self.entity, "trigger": self.trigger, "attrs": self.attrs})
+        raw: dict[str, Any] = {"entity": self.entity, "trigger": self.trigger, "attrs": self.attrs}
+        if self.previous:
+            raw["previous"] = self.previous
+        return orjson.dumps(raw)
 
 
 def decode(payload: bytes) -> Match:
     """The `Match` stored as `payload` by `Match.encode`."""
     raw = orjson.loads(payload)
-    return Match(raw["entity"], raw["trigger"], tuple(raw["attrs"]))
+    return Match(raw["entity"], raw["trigger"], tuple(raw["attrs"]), raw.get("previous"))
 
 
 def context_source(sub: Subscription) -> object:
@@ -48,12 +57,18 @@ def render_data(sub: Subscription, match: Match, ctx: ActiveContext, ld: bool) -
     """One member of the notification's `data`: the entity as the subscription asks for it.
 
     A deleted entity is shown by id and type only (its attributes no longer exist).
+    With datasetId, only the instances of those datasets are shown.
     """
     params = sub.notification
     deleted = match.trigger == "entityDeleted"
     attrs = frozenset() if deleted else _attrs(params.attributes)
     view = View(format=params.format, sys_attrs=params.sys_attrs, attrs=attrs, lang=sub.lang)
-    out = render_entity(match.entity, ctx.compact, view)
+    doc = match.entity
+    if sub.dataset_ids is not None:
+        doc = only_datasets(doc, sub.dataset_ids)
+    out = render_entity(doc, ctx.compact, view)
+    if params.show_changes and match.previous and not deleted:
+        add_previous(out, doc, match.previous, ctx.compact, view)
     if ld:
         out["@context"] = ctx.source if ctx.source is not None else CORE_CONTEXT_URL
     return out
@@ -63,12 +78,14 @@ def _attrs(names: tuple[str, ...] | None) -> frozenset[str] | None:
     return None if names is None else frozenset(names)
 
 
-def notification(sub: Subscription, data: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def notification(
+    sub: Subscription, data: Sequence[dict[str, Any]], notified_at: str | None = None
+) -> dict[str, Any]:
     """An NGSI-LD Notification (clause 5.3.1) of `sub` carrying `data`."""
     return {
         "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
         "type": "Notification",
         "subscriptionId": sub.id,
-        "notifiedAt": now_iso(),
+        "notifiedAt": notified_at or now_iso(),
         "data": list(data),
     }
