@@ -7,13 +7,17 @@ Starts `cityfabric run` like bench/run.py (free loopback port, fresh data dir), 
 `cityfabric demo --once --city tianjin-eco --backfill DAYS` in its own process, so the
 simulator and the server each have their own interpreter, exactly as a user would. Reports
 simulated days per wall-clock minute, the write rate (history instances per second) and
-the time a 30-day backfill takes at that pace. Results go to bench/results/.
+the time a 30-day backfill takes at that pace, and the CPU seconds the server, the demo
+and everything else on the machine (other jobs) used meanwhile. Results go to
+bench/results/.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import RESULTS, running_server
@@ -35,12 +40,19 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--city", default="tianjin-eco")
     args = parser.parse_args()
+    host = {"nproc": os.cpu_count(), "load_average_at_start": _load()}
     with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), "demo") as server:
         command = [sys.executable, "-m", "cityfabric", "demo", "--url", server.url, "--once"]
         command += ["--city", args.city, "--scale", str(args.scale), "--backfill", str(args.days)]
+        busy, server_cpu, demo_cpu = _machine_cpu(), server.cpu_seconds(), _children_cpu()
         began = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         total = time.perf_counter() - began
+        cpu = {
+            "server": server.cpu_seconds() - server_cpu,
+            "demo": _children_cpu() - demo_cpu,
+            "machine": _machine_cpu() - busy,
+        }
     if done.returncode != 0:
         sys.exit(f"demo failed ({done.returncode}):\n{done.stderr}")
     found = re.search(r"backfill: ([\d,]+) instances in ([\d.]+) s", done.stderr)
@@ -61,6 +73,14 @@ def main() -> None:
         "simulated_days_per_minute": round(per_minute, 2),
         "instances_per_s": round(instances / backfill_s),
         "minutes_for_30_days": round(30 / per_minute, 1),
+        # CPU seconds over the whole demo run (set-up included), of the 2 cores x wall time
+        "cpu_s": {
+            "server": round(cpu["server"], 1),
+            "demo": round(cpu["demo"], 1),
+            "other_jobs": round(max(0.0, cpu["machine"] - cpu["server"] - cpu["demo"]), 1),
+            "available": round(total * (os.cpu_count() or 1), 1),
+        },
+        "machine": {**host, "load_average_at_end": _load()},
     }
     RESULTS.mkdir(exist_ok=True)
     stamp = now.strftime("%Y%m%dT%H%M%S")
@@ -68,6 +88,22 @@ def main() -> None:
         orjson.dumps(result, option=orjson.OPT_INDENT_2)
     )
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (the demo, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
 
 
 if __name__ == "__main__":

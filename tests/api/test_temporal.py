@@ -1159,3 +1159,29 @@ def test_filters(client: TestClient) -> None:
     }
     assert ids(type="Sensor", **near) == [S1]
     problem(client.get(T, params={"type": "Sensor", "georel": "near"}), 400, "BadRequestData")
+
+
+def test_telemetry_with_unit_codes_keeps_each_instances_unit(client: TestClient) -> None:
+    """The fast path for {type, value, observedAt, unitCode} stores each instance's unit."""
+    body = {
+        "id": S1,
+        "type": "Sensor",
+        "temp": [
+            prop(20, T0, unitCode="CEL"),
+            prop(293.15, "2024-01-01T00:30:00Z", unitCode="KEL"),
+            prop(21, T1),
+            prop(22, "2024-01-01T02:00:00Z", unitCode="CEL"),
+        ],
+    }
+    temporal_create(client, body)
+    got = [{k: v for k, v in i.items() if k != "instanceId"} for i in history(client)["temp"]]
+    assert got == [
+        prop(20, at("00:00"), unitCode="CEL"),
+        prop(293.15, at("00:30"), unitCode="KEL"),
+        prop(21, at("01:00")),
+        prop(22, at("02:00"), unitCode="CEL"),
+    ]
+    bad = {"id": S2, "type": "Sensor", "temp": [prop(1, T0, unitCode="")]}
+    assert client.post(T, json=bad).status_code == 400
+    bad["temp"] = [prop(1, T0, unitCode=7)]
+    assert client.post(T, json=bad).status_code == 400

@@ -52,11 +52,18 @@ def test_demo_once_creates_entities_and_history(tmp_path: Path) -> None:
                 "options": "temporalValues",
             },
         ).json()
-        values = next(v for k, v in history.items() if k.endswith("powerConsumption"))["values"]
-        times = sorted(datetime.fromisoformat(t) for _, t in values)
-        assert len(times) >= 96  # one day at a 15-minute cadence
-        assert (times[-1] - times[0]).total_seconds() >= 23 * 3600
-        assert times[0] >= start
+        current = httpx.get(f"{api}/entities/{lamp}", headers=TENANT).json()
+    values = next(v for k, v in history.items() if k.endswith("powerConsumption"))["values"]
+    times = sorted(datetime.fromisoformat(t) for _, t in values)
+    assert len(times) >= 96  # one day at a 15-minute cadence
+    assert (times[-1] - times[0]).total_seconds() >= 23 * 3600
+    assert times[0] >= start
+    assert len(set(times)) == len(times)  # no reading written twice
+    # the current state is the newest reading (held back from the backfill, upserted last)
+    power = next(v for k, v in current.items() if k.endswith("powerConsumption"))
+    assert datetime.fromisoformat(power["observedAt"]) == times[-1]
+    newest = max(values, key=lambda v: datetime.fromisoformat(v[1]))
+    assert newest[0] == power["value"]
 
 
 def test_labels_are_deterministic(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ own tenant. The timeline of a run:
 - `start` = midnight UTC of (today - backfill days): the entities are generated `as_of`
   start, and the faults are planned over [start, start + backfill + HORIZON_DAYS) days.
 - backfill: the simulator runs from `start` to now in one-minute steps, a day at a time in
-  a worker thread; each entity's day goes as one temporal entity (`POST /temporal/entities`,
-  several in flight). Each entity's last reading is held back and upserted at the end, so
-  the current state is the newest reading and no instance is written twice.
+  a worker thread, its readings kept as columns (`backfill.History`); an entity's readings
+  go as one temporal entity (`POST /temporal/entities`, several in flight) once about
+  `backfill.FLUSH` instances have gathered, while the next day is simulated. Each entity's
+  last reading is held back and upserted at the end, so the current state is the newest
+  reading and no instance is written twice.
 - live: every `tick` real seconds the simulator advances `speed * tick` simulated seconds
   and the due updates go as batch upserts (`options=update`).
 
@@ -25,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from rich.console import Console
@@ -35,12 +37,15 @@ from cityfabric.demo.assets import generate
 from cityfabric.demo.cities import CITIES, City, get_city
 from cityfabric.demo.client import DemoClient
 from cityfabric.demo.faults import Fault, labels_csv, plan_faults
-from cityfabric.demo.ngsi import CONTEXT, iso
-from cityfabric.demo.telemetry import BY_KIND
+from cityfabric.demo.ngsi import iso
+
+if TYPE_CHECKING:
+    from cityfabric.demo.backfill import Body
+    from cityfabric.demo.simulator import Readings, Update
 
 HORIZON_DAYS: Final = 30  # faults are planned this far past the end of the backfill
 IN_FLIGHT: Final = 4  # temporal requests in flight
-FLUSH: Final = 1500  # instances of an entity buffered before they are sent
+QUEUED: Final = 64  # encoded bodies waiting for a connection (the simulator waits then)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class CityRun:
     """One city's entities and simulator, and its simulated clock."""
 
     def __init__(self, key: str, options: DemoOptions, start: datetime, now: datetime) -> None:
+        from cityfabric.demo.backfill import History
         from cityfabric.demo.simulator import Simulator  # pvlib: about two seconds
 
         self.city: City = get_city(key)
@@ -112,11 +118,10 @@ class CityRun:
         days = fault_days(start, now)
         self.faults = plan_faults(self.entities, options.seed, start, days)
         self.sim = Simulator(self.city, self.entities, options.seed, self.faults)
+        self.history = History(self.sim)
         self.start = start
         self.t = start
-        self.held: dict[str, Any] = {}  # entity id -> its newest update not yet sent
-        self.buffer: dict[str, dict[str, list[bytes]]] = {}  # id -> attribute -> JSON chunks
-        self.counts: dict[str, int] = {}  # id -> instances buffered
+        self.held: list[Update] = []  # each entity's newest reading, kept out of history
 
     @property
     def tenant(self) -> str:
@@ -128,56 +133,22 @@ class CityRun:
         return timedelta(minutes=min(r.telemetry.cadence for r in self.sim.reporting.values()))
 
     def day_bodies(
-        self, steps: Iterator[tuple[datetime, list[Any]]], n: int, last: bool
-    ) -> list[bytes]:
-        """Simulate `n` steps; buffer each entity's readings but its newest (held back for
-        the final upsert) and return the temporal entities whose buffer is full (all, when
-        `last`): the server's cost per request is large beside its cost per instance."""
-        series: dict[str, list[Any]] = {}
-        for t, updates in itertools.islice(steps, n):
+        self, steps: Iterator[tuple[datetime, list[Readings]]], n: int, last: bool
+    ) -> list[Body]:
+        """Simulate `n` steps into the history buffer and return the temporal entities due
+        (all, when `last`; then each entity's newest reading is held for the final upsert)."""
+        for t, readings in itertools.islice(steps, n):
             self.t = t
-            for u in updates:
-                series.setdefault(u.entity_id, []).append(u)
-        for eid, updates in series.items():
-            older = self.held.get(eid)
-            self.held[eid] = updates[-1]
-            updates = ([older] if older else []) + updates[:-1]
-            if updates:
-                self._buffer(eid, updates)
-        full = list(self.buffer) if last else [e for e, n in self.counts.items() if n >= FLUSH]
-        return [self._temporal(eid) for eid in full]
-
-    def _buffer(self, eid: str, updates: list[Any]) -> None:
-        tel = BY_KIND[self.sim.kind_of_id[eid]]
-        stamps = [iso(u.observed_at) for u in updates]
-        chunks = self.buffer.setdefault(eid, {})
-        for m in tel.measures:
-            extra = {"unitCode": m.unit} if m.unit else {}
-            instances = [
-                {"type": "Property", "value": u.values[m.attribute], "observedAt": at, **extra}
-                for u, at in zip(updates, stamps, strict=True)
-                if m.attribute in u.values
-            ]
-            if instances:
-                chunks.setdefault(m.attribute, []).append(orjson.dumps(instances)[1:-1])
-                self.counts[eid] = self.counts.get(eid, 0) + len(instances)
-
-    def _temporal(self, eid: str) -> bytes:
-        """The buffered readings of an entity as one temporal entity (JSON bytes)."""
-        tel = BY_KIND[self.sim.kind_of_id[eid]]
-        head = orjson.dumps({"id": eid, "type": tel.entity_type})[:-1]
-        attrs = [
-            orjson.dumps(name) + b":[" + b",".join(chunks) + b"]"
-            for name, chunks in self.buffer.pop(eid).items()
-        ]
-        self.counts.pop(eid, None)
-        tail = b'"@context":' + orjson.dumps([CONTEXT[tel.entity_type]]) + b"}"
-        return head + b"," + b",".join([*attrs, tail])
+            self.history.add(t, readings)
+        bodies, held = self.history.take(last)
+        if last:
+            self.held = held
+        return bodies
 
     def flush_held(self) -> list[dict[str, Any]]:
         """The held-back newest readings as fragments for a batch update."""
-        out = self.sim.payloads(self.held.values())
-        self.held.clear()
+        out = self.sim.payloads(self.held)
+        self.held = []
         return out
 
 
@@ -201,9 +172,9 @@ async def _async_backfill(
     steps = int((now - run.start) / step)
     days = steps / per_day
     task = progress.add_task(f"{run.tenant} backfill", total=days, rate=0.0)
-    sim_steps = run.sim.run(run.start, run.start + step * steps, step)
+    sim_steps = run.sim.run_readings(run.start, run.start + step * steps, step)
     # bodies to send, days simulated (a float, once the day's bodies are queued), None: stop
-    queue: asyncio.Queue[bytes | float | None] = asyncio.Queue(maxsize=20_000)
+    queue: asyncio.Queue[Body | float | None] = asyncio.Queue(maxsize=QUEUED)
     sent = [0]
     began = time.perf_counter()
 
@@ -223,8 +194,8 @@ async def _async_backfill(
             if isinstance(item, float):
                 progress.advance(task, item)
                 continue
-            await client.async_temporal(run.tenant, item)
-            sent[0] += item.count(b'"observedAt"')
+            await client.async_temporal(run.tenant, item.content)
+            sent[0] += item.instances
             progress.update(task, rate=sent[0] / max(time.perf_counter() - began, 1e-9))
 
     producer = asyncio.create_task(produce())
@@ -239,10 +210,24 @@ async def _async_backfill(
     return sent[0]
 
 
+async def _async_catch_up(client: DemoClient, runs: Sequence[CityRun]) -> None:
+    """Step each city from its clock to the real now: set-up and backfill took minutes of
+    real time, and the live stream should start at real time, not lag behind it."""
+    now = datetime.now(UTC)
+    for run in runs:
+        step = run.step
+        while run.t + step <= now:
+            run.t += step
+            updates = run.sim.step(run.t, step)
+            if updates:
+                await client.async_upsert(run.tenant, run.sim.payloads(updates), update=True)
+
+
 async def _async_live(
     client: DemoClient, runs: Sequence[CityRun], options: DemoOptions, console: Console
 ) -> None:
     """Step every city by speed * tick simulated seconds each tick, until cancelled."""
+    await _async_catch_up(client, runs)
     dt = timedelta(seconds=options.speed * options.tick)
     console.print(
         f"live: {options.speed:g}x simulated time, a step every {options.tick:g} s; Ctrl-C stops"

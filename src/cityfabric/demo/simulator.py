@@ -33,7 +33,7 @@ from cityfabric.demo.fleet import Fleet
 from cityfabric.demo.injection import Injector
 from cityfabric.demo.ngsi import CONTEXT, iso
 from cityfabric.demo.physics import Env
-from cityfabric.demo.telemetry import BY_KIND, DATE_OBSERVED, Telemetry
+from cityfabric.demo.telemetry import BY_KIND, DATE_OBSERVED, Measure, Telemetry
 from cityfabric.demo.weather import SunModel, WeatherProcess
 
 _UNITS = {t.kind: tuple((m.attribute, m.unit) for m in t.measures) for t in BY_KIND.values()}
@@ -43,6 +43,26 @@ class Update(NamedTuple):
     entity_id: str
     values: dict[str, Any]  # attribute -> value, names and units as in TELEMETRY
     observed_at: datetime
+
+
+class Readings(NamedTuple):
+    """One step's readings of one asset kind, as columns."""
+
+    kind: str
+    assets: Ints  # positions among the kind's ids of the assets that report
+    columns: tuple[np.ndarray[Any, Any], ...]  # one per Measure, as reported (rounded)
+
+
+def _reported(col: np.ndarray[Any, Any], m: Measure) -> np.ndarray[Any, Any]:
+    """A measure's values as reported: text and booleans as they are, counts as integers,
+    numbers rounded to the measure's digits."""
+    if m.digits is None:
+        return col
+    if m.digits == 0:
+        counts: np.ndarray[Any, Any] = np.rint(col).astype(np.int64)
+        return counts
+    rounded: np.ndarray[Any, Any] = np.round(col.astype(float), m.digits)
+    return rounded
 
 
 class Model(Protocol):
@@ -144,6 +164,14 @@ class Simulator:
 
     def step(self, t: datetime, dt: timedelta) -> list[Update]:
         """Advance to `t` (by `dt`) and return the updates due in (t - dt, t]."""
+        out: list[Update] = []
+        for r in self.readings(t, dt):
+            out.extend(self._updates(r, t))
+        return out
+
+    def readings(self, t: datetime, dt: timedelta) -> list[Readings]:
+        """Advance to `t` (by `dt`) and return, per kind, the readings due in (t - dt, t]
+        as columns (what `step` turns into updates; a backfill encodes them directly)."""
         if t.tzinfo is None:
             raise ValueError("t must be timezone-aware")
         if dt <= timedelta(0):
@@ -154,13 +182,15 @@ class Simulator:
         )
         self.env = env
         mods = self.injector.begin(t)
-        out: list[Update] = []
-        with gc_paused(), np.errstate(divide="ignore", invalid="ignore"):
+        out: list[Readings] = []
+        with np.errstate(divide="ignore", invalid="ignore"):
             for n, model in enumerate(self.models, start=1):
                 rng = np.random.default_rng([self.seed & 0xFFFF_FFFF, self._salt, secs, n])
                 for kind, values in model.advance(env, rng, mods).items():
                     if kind in self.reporting:
-                        self._emit(kind, values, t, dt, out)
+                        found = self._readings(kind, values, t, dt)
+                        if found is not None:
+                            out.append(found)
         return out
 
     def _env(self, t: datetime, dt: timedelta, rng: np.random.Generator) -> Env:
@@ -180,9 +210,7 @@ class Simulator:
             school_holiday=_school_holiday(local.month, local.day),
         )
 
-    def _emit(
-        self, kind: str, values: Values, t: datetime, dt: timedelta, out: list[Update]
-    ) -> None:
+    def _readings(self, kind: str, values: Values, t: datetime, dt: timedelta) -> Readings | None:
         rep = self.reporting[kind]
         due = rep.due(t, dt)
         silent = self.injector.readings(t, kind, values, due)
@@ -190,38 +218,45 @@ class Simulator:
             due &= ~silent
         idx = np.flatnonzero(due)
         if len(idx) == 0:
-            return
-        cols: list[list[Any]] = []
-        for m in rep.telemetry.measures:
-            col = values[m.attribute][idx]
-            if m.digits is None:
-                cols.append(col.tolist())
-            elif m.digits == 0:
-                cols.append(np.rint(col).astype(np.int64).tolist())
+            return None
+        columns = tuple(_reported(values[m.attribute][idx], m) for m in rep.telemetry.measures)
+        return Readings(kind, idx, columns)
+
+    def _updates(self, r: Readings, t: datetime) -> list[Update]:
+        names = self.reporting[r.kind].telemetry.attributes
+        ids = self.reporting[r.kind].ids
+        chosen = [ids[i] for i in r.assets.tolist()]
+        cols = [c.tolist() for c in r.columns]
+        with gc_paused():
+            if len(names) == 1:
+                name = names[0]
+                rows = [{name: v} for v in cols[0]]
             else:
-                cols.append(np.round(col.astype(float), m.digits).tolist())
-        names = rep.telemetry.attributes
-        ids = rep.ids
-        chosen = [ids[i] for i in idx.tolist()]
-        if len(names) == 1:
-            name = names[0]
-            rows = [{name: v} for v in cols[0]]
-        else:
-            rows = [dict(zip(names, r, strict=True)) for r in zip(*cols, strict=True)]
-        out.extend(map(Update, chosen, rows, [t] * len(chosen)))
+                rows = [dict(zip(names, row, strict=True)) for row in zip(*cols, strict=True)]
+            return list(map(Update, chosen, rows, [t] * len(chosen)))
 
     def run(
         self, start: datetime, end: datetime, dt: timedelta
     ) -> Iterator[tuple[datetime, list[Update]]]:
         """Steps at start, start + dt, ... before end (a backfill); the sun is computed once."""
+        for t in self._times(start, end, dt):
+            yield t, self.step(t, dt)
+
+    def run_readings(
+        self, start: datetime, end: datetime, dt: timedelta
+    ) -> Iterator[tuple[datetime, list[Readings]]]:
+        """`run`, with each step's readings as columns (`readings`) rather than updates."""
+        for t in self._times(start, end, dt):
+            yield t, self.readings(t, dt)
+
+    def _times(self, start: datetime, end: datetime, dt: timedelta) -> list[datetime]:
         times = []
         t = start
         while t < end:
             times.append(t)
             t += dt
         self.sun.precompute(times)
-        for t in times:
-            yield t, self.step(t, dt)
+        return times
 
     def payload(self, update: Update) -> dict[str, Any]:
         """The update as a normalized NGSI-LD entity fragment (for batch upsert/update)."""

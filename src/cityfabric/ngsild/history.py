@@ -24,7 +24,14 @@ from cityfabric.ngsild.errors import BadRequestData, ResourceNotFound
 from cityfabric.ngsild.model import INSTANCE_KEYS, Instance
 from cityfabric.ngsild.temporal import DAY_MS, parse_duration
 from cityfabric.ngsild.tenants import KnownTenants
-from cityfabric.store.base import EntityHistory, HistoryPage, HistoryQuery, Store
+from cityfabric.store.base import (
+    ChangePage,
+    ChangeQuery,
+    EntityHistory,
+    HistoryPage,
+    HistoryQuery,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +69,23 @@ def parse_temporal_entity(
 
 
 def _instance(name: str, iri: str, raw: object, expand: Callable[[str], str]) -> Instance:
-    # the common telemetry shape, checked here and parsed in the writer
-    if type(raw) is dict and len(raw) == 3 and raw.get("type") == "Property":
+    # the common telemetry shape (a scalar, its observedAt and maybe its unitCode), checked
+    # here and parsed in the writer
+    if type(raw) is dict and raw.get("type") == "Property" and _telemetry_size(raw):
         value, observed = raw.get("value"), raw.get("observedAt")
         if type(value) in (int, float, str, bool) and type(observed) is str:
             return raw
     if isinstance(raw, dict):
         raw = {k: v for k, v in raw.items() if k not in _DROPPED}
     return parse_instance(name, iri, raw, expand)
+
+
+def _telemetry_size(raw: dict[str, Any]) -> bool:
+    """3 members (type, value, observedAt), or 4 with a non-empty unitCode string."""
+    if len(raw) == 3:
+        return True
+    unit = raw.get("unitCode")
+    return len(raw) == 4 and type(unit) is str and unit != ""
 
 
 class HistoryService:
@@ -111,6 +127,10 @@ class HistoryService:
             raise ResourceNotFound(f"entity {entity_id!r} has no history")
         known = page.entities[0].types
         await self.store.add_history(tenant, entity_id, types or known, instances, now_iso())
+
+    async def changes(self, tenant: str, query: ChangeQuery) -> ChangePage:
+        """The instances recorded after a change-feed cursor (in-process consumers only)."""
+        return await self.store.history_changes(tenant, query)
 
     async def query(self, tenant: str, query: HistoryQuery) -> HistoryPage:
         page = await self.store.history(tenant, query)
