@@ -14,6 +14,10 @@ from fastapi.testclient import TestClient
 from cityfabric.app import create_app
 from cityfabric.config import Settings
 
+# the anomaly worker runs in the background only where a test turns it on (tests/analytics):
+# live servers (settings from the environment) and the `settings` fixture start with it off
+os.environ["CITYFABRIC_ANOMALY_INTERVAL"] = "0"
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CITYFABRIC_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SDM = SHARED / "smart-data-models"
@@ -42,7 +46,7 @@ def no_leaked_threads() -> Iterator[None]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS)
+    return Settings(data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, anomaly_interval=0)
 
 
 @pytest.fixture

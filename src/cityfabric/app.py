@@ -10,12 +10,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from cityfabric import __version__
+from cityfabric.analytics.anomaly_config import config_of
+from cityfabric.analytics.anomaly_worker import AnomalyWorker
+from cityfabric.analytics.forecast import ForecastService, refresh_periodically
 from cityfabric.api import (
     batch,
     devices,
     discovery,
     entities,
     events,
+    forecasts,
     health,
     jsonld_contexts,
     problems,
@@ -31,6 +35,7 @@ from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.history import HistoryService, expire_periodically
 from cityfabric.ngsild.service import EntityService
 from cityfabric.notify.delivery import Delivery, DeliveryConfig
+from cityfabric.notify.periodic import Periodic
 from cityfabric.notify.service import SubscriptionService
 from cityfabric.store.sqlite import SqliteStore
 
@@ -45,6 +50,7 @@ ROUTERS = (
     jsonld_contexts,
     devices,
     health,
+    forecasts,
 )
 
 
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         readers=settings.readers,
         synchronous=settings.synchronous,
         keep_history_on_delete=settings.history_on_delete == "keep",
+        change_feed_retention_ms=round(settings.history_changes_retention * 1000),
     )
     history = HistoryService(store, default_retention_ms=settings.history_retention_ms)
 
@@ -64,15 +71,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.open()
         await app.state.delivery.async_start()
+        await app.state.anomaly.async_start()
+        await app.state.periodic.async_start()
         expiry = asyncio.create_task(expire_periodically(history, settings.retention_interval))
+        reforecast = _reforecasting(app.state.forecasts, settings.forecast_interval)
         try:
             async with running_ingest(settings, app.state.device_profiles) as bridge:
                 app.state.mqtt_bridge = bridge
                 yield
         finally:
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await expiry
+            for task in (expiry, reforecast):
+                if task is None:
+                    continue
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await app.state.periodic.async_stop()
+            await app.state.anomaly.async_stop()
             await app.state.delivery.async_stop()
             await store.close()
 
@@ -88,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.entities = EntityService(store)
     app.state.history = history
+    app.state.forecasts = ForecastService(app.state.entities, history)
     app.state.subscriptions = SubscriptionService(store)
     app.state.contexts = ContextRegistry(
         settings.context_cache,
@@ -95,6 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fetch_timeout=settings.context_timeout,
     )
     app.state.delivery = Delivery(store, app.state.contexts, _delivery_config(settings))
+    app.state.periodic = Periodic(
+        store, app.state.delivery.wake, poll=settings.notification_periodic_poll
+    )
+    app.state.anomaly = AnomalyWorker(
+        app.state.entities, history, app.state.contexts, config_of(settings)
+    )
     app.state.device_profiles = DeviceProfiles(app.state.entities, app.state.contexts)
     problems.install(app)
     for module in ROUTERS:
@@ -103,12 +125,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _reforecasting(service: ForecastService, interval: float) -> asyncio.Task[None] | None:
+    """Scheduled re-forecasting (CITYFABRIC_FORECAST_INTERVAL seconds; 0: off)."""
+    if interval > 0:
+        return asyncio.create_task(refresh_periodically(service, interval))
+    return None
+
+
 def _delivery_config(settings: Settings) -> DeliveryConfig:
     return DeliveryConfig(
         max_attempts=settings.notification_max_attempts,
         retry_base=settings.notification_retry_base,
         retry_max=settings.notification_retry_max,
         timeout=settings.notification_timeout,
+        ca_file=settings.notification_ca_file,
         base_url=f"http://{settings.host}:{settings.port}",
     )
 

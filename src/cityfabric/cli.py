@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from cityfabric.analytics.cli import evaluate_app
+from cityfabric.analytics.forecast_cli import forecast_command
 from cityfabric.config import ENV_PREFIX, Settings, from_env, to_env
 from cityfabric.ingest import bulk_cli
 
@@ -23,6 +24,7 @@ app = typer.Typer(help="CityFabric: an open urban digital platform.", no_args_is
 err = Console(stderr=True)
 app.command("import")(bulk_cli.import_command)
 app.add_typer(evaluate_app, name="evaluate")
+app.command("forecast")(forecast_command)
 
 
 def _loopback(host: str) -> bool:

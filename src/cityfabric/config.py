@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from cityfabric.analytics.anomaly_config import DEFAULT_WATCH, parse_watch
 from cityfabric.ngsild.errors import BadRequestData
 from cityfabric.ngsild.temporal import parse_duration
 
@@ -36,14 +37,29 @@ class Settings:
     history_retention: str | None = None
     history_on_delete: str = "delete"
     retention_interval: float = 3600.0
+    history_changes_retention: float = 86_400.0  # seconds the history change feed keeps
+    forecast_interval: float = 0.0  # seconds between re-forecasts; 0: never
     notification_max_attempts: int = 10
     notification_retry_base: float = 1.0
     notification_retry_max: float = 300.0
     notification_timeout: float = 10.0
+    notification_ca_file: Path | None = None
+    notification_periodic_poll: float = 1.0
+    anomaly_interval: float = 5.0  # seconds between anomaly detection cycles; 0: off
+    anomaly_watch: str = DEFAULT_WATCH  # Type.attribute[:check+check], comma-separated
+    anomaly_threshold: float = 0.9
+    anomaly_clear_threshold: float = 0.3
+    anomaly_clear_after: int = 4
+    anomaly_warmup: int = 96
+    anomaly_settle: float = 2.0
+    anomaly_max_instances: int = 10_000
 
     def __post_init__(self) -> None:
+        parse_watch(self.anomaly_watch)  # raises ValueError naming a bad entry
         if self.history_on_delete not in ("delete", "keep"):
             raise ValueError("history_on_delete must be 'delete' or 'keep'")
+        if not self.notification_periodic_poll > 0:
+            raise ValueError("notification_periodic_poll must be a number of seconds above 0")
         if self.history_retention:
             self.history_retention_ms  # noqa: B018 - raises ValueError when malformed
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cityfabric.ngsild.errors import NgsiLdError
 from cityfabric.ngsild.geo import GeoQuery
@@ -126,6 +126,49 @@ class HistoryPage:
     count: int | None = None
 
 
+@dataclass(frozen=True)
+class ChangeQuery:
+    """History recorded since a change-feed cursor, for one entity type and some attributes.
+
+    The feed numbers every write transaction's series in commit order; `after` is the last
+    number already consumed (0: from the oldest kept). Whole feed rows are taken until
+    `max_instances` is reached (at least one row), so `ChangePage.cursor` is exact.
+    """
+
+    entity_type: str  # IRI
+    attrs: tuple[str, ...]  # attribute IRIs
+    after: int = 0
+    before_ms: int | None = None  # only what was committed before this time (UTC ms)
+    max_instances: int = 10_000
+
+
+class Recorded(NamedTuple):
+    """One recorded instance: observedAt (else modifiedAt) in UTC ms and its value."""
+
+    ts: int
+    value: object
+    observed: bool  # the instance has an observedAt
+
+
+@dataclass
+class ChangedSeries:
+    entity_id: str
+    attr: str  # IRI
+    dataset_id: str | None
+    instances: list[Recorded] = field(default_factory=list)  # by time within each write
+
+
+@dataclass
+class ChangePage:
+    series: list[ChangedSeries]
+    cursor: int  # pass as `after` to continue
+    more: bool  # more was recorded after `cursor` (within `before_ms`)
+
+
+KvItem = tuple[str, bytes | None]
+"""(key, value) of the key/value side table; a None value deletes the key."""
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -195,6 +238,33 @@ class Store(Protocol):
 
     async def expire_history(self, now: int, default_ms: int | None = None) -> int:
         """Delete raw instances past their retention; roll-ups stay. Returns how many."""
+        ...
+
+    async def history_changes(self, tenant: str, query: ChangeQuery) -> ChangePage:
+        """The instances of the query's series recorded after its cursor (the change feed).
+
+        Reads only the series that changed and only their rows written by those transactions.
+        Feed rows older than the store's feed retention are pruned by `expire_history`.
+        """
+        ...
+
+    # -- a small key/value side table (workers' state) --------------------------------
+
+    async def kv_get_many(
+        self, tenant: str, namespace: str, keys: Sequence[str]
+    ) -> dict[str, bytes]:
+        """The stored values of those keys that exist."""
+        ...
+
+    async def kv_put_many(self, tenant: str, namespace: str, items: Sequence[KvItem]) -> None:
+        """Write (or, for None, delete) every item in one transaction."""
+        ...
+
+    async def kv_scan(
+        self, tenant: str, namespace: str, prefix: str, after: str, limit: int
+    ) -> list[tuple[str, bytes]]:
+        """Up to `limit` items whose key starts with `prefix` and sorts after `after`, in key
+        order (page by passing the last key as `after`)."""
         ...
 
     # -- subscriptions (the docs are opaque here: `notify` owns their format) ----------
@@ -350,4 +420,21 @@ class OutboxStore(Protocol):
 
     async def settle_notifications(self, settlement: Settlement) -> None:
         """Delete, reschedule or drop claimed rows and update the status counters."""
+        ...
+
+    async def queue_notifications(
+        self,
+        tenant: str,
+        subscription_id: str,
+        payloads: Sequence[bytes],
+        *,
+        last_notification: str | None,
+        now_ms: int,
+    ) -> bool:
+        """Queue rows for one subscription (periodic notifications); whether they were.
+
+        Only when none of its rows is queued and its last_notification is still
+        `last_notification`, both checked in the transaction of the insert: several
+        processes, or a slow endpoint, never get one period queued twice.
+        """
         ...

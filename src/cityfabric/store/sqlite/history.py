@@ -21,6 +21,7 @@ from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.errors import ResourceNotFound
 from cityfabric.ngsild.model import VALUE_MEMBER, EntityDoc, Instance
 from cityfabric.ngsild.temporal import DAY_MS, HOUR_MS, format_time, parse_time
+from cityfabric.store.sqlite import feed
 
 # members of an instance kept in their own columns (or not kept: instanceId is derived)
 _OWN: Final = frozenset({"observedAt", "modifiedAt", "createdAt", "instanceId", "datasetId"})
@@ -99,22 +100,33 @@ Prepared = dict[tuple[str, str], SeriesRows]  # (attribute IRI, datasetId) -> ro
 def prepare(instances: Iterable[tuple[str, Instance]], default_mod: int) -> Prepared:
     """Instances as row columns, grouped by series; BadRequestData for a bad time.
 
-    `rest` is None for the telemetry shape {type: Property, value, observedAt}.
+    `rest` is None for the telemetry shape {type: Property, value, observedAt}; with a
+    unitCode too, it is one dict per unit, shared by the rows.
     """
     out: Prepared = {}
+    units: dict[str, dict[str, Any]] = {}
+    times: dict[str, int] = {}  # the attributes of a reading share their observedAt
     for attr, inst in instances:
         observed = inst.get("observedAt")
-        if len(inst) == 3 and type(observed) is str and inst.get("type") == "Property":
+        size = len(inst)
+        if (
+            (size == 3 or (size == 4 and type(inst.get("unitCode")) is str))
+            and type(observed) is str
+            and inst.get("type") == "Property"
+        ):
             value = inst["value"]
             kind = type(value)
             num, val = (value, None) if kind is int or kind is float else split_value(inst)
-            ts = parse_time(observed, "observedAt")
+            ts = times.get(observed)
+            if ts is None:
+                ts = times[observed] = parse_time(observed, "observedAt")
+            rest = None if size == 3 else _unit_rest(units, inst["unitCode"])
             row: tuple[int, Any, str | None, int | None, dict[str, Any] | None] = (
                 ts,
                 num,
                 val,
                 default_mod - ts,
-                None,
+                rest,
             )
             dataset = ""
         else:
@@ -137,6 +149,14 @@ def prepare(instances: Iterable[tuple[str, Instance]], default_mod: int) -> Prep
             series.hi = t
         series.rows.append(row)
     return out
+
+
+def _unit_rest(units: dict[str, dict[str, Any]], unit: str) -> dict[str, Any]:
+    """`rest_of` a telemetry instance with a unitCode, one dict per unit."""
+    rest = units.get(unit)
+    if rest is None:
+        rest = units[unit] = {"type": "Property", "unitCode": unit}
+    return rest
 
 
 def _extra(rest: dict[str, Any], meta: dict[str, Any]) -> str | None:
@@ -206,6 +226,7 @@ class HistoryWriter:
         conn.executemany("INSERT INTO temp.new_ranges VALUES (?, ?, ?, ?, ?)", ranges)
         for table, size in ROLLUPS:
             conn.execute(_UPSERT.format(table=table, size=size))
+        feed.record(conn)  # the change feed: one row per series written
         conn.execute("DELETE FROM temp.new_ranges")
         conn.execute("UPDATE counters SET value = ? WHERE name = 'iid'", (self._next_iid,))
 

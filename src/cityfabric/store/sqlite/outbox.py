@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 
 import orjson
 
@@ -85,6 +86,37 @@ def queue(group: Group, hook: ChangeHook) -> int:
         [(group.tids[tenant], sub_id, payload, at, at) for tenant, sub_id, payload in rows],
     )
     return len(rows)
+
+
+def queue_once(
+    group: Group,
+    tenant: str,
+    sub_id: str,
+    payloads: Sequence[bytes],
+    last_notification: str | None,
+    now: int,
+) -> bool:
+    """Insert rows for one subscription if it has none queued and its status held."""
+    tid = group.tid(tenant, create=False)
+    if tid is None or not payloads:
+        return False
+    conn = group.conn
+    status = conn.execute(
+        "SELECT last_notification FROM subscription_status WHERE tid = ? AND id = ?",
+        (tid, sub_id),
+    ).fetchone()
+    if status is None or status[0] != last_notification:
+        return False
+    if conn.execute(
+        "SELECT 1 FROM outbox WHERE tid = ? AND sub_id = ? LIMIT 1", (tid, sub_id)
+    ).fetchone():
+        return False
+    conn.executemany(
+        "INSERT INTO outbox (tid, sub_id, payload, attempts, next_at, created_at)"
+        " VALUES (?, ?, ?, 0, ?, ?)",
+        [(tid, sub_id, payload, now, now) for payload in payloads],
+    )
+    return True
 
 
 def claim(conn: sqlite3.Connection, now: int, limit: int, lease_ms: int) -> list[OutboxItem]:

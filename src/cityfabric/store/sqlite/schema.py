@@ -36,12 +36,18 @@ subscription_status(tid, id, times_sent, times_failed, last_notification, last_s
 outbox(oid, tid, sub_id, payload, attempts, next_at, created_at)
                                     notifications queued in the transaction of the change
                                     that caused them (see `outbox.py`); next_at: UTC ms
+hist_changes(fid, at, sid, lo, hi, ilo, ihi)
+                                    the history change feed (see `feed.py`)
+kv(tid, namespace, key, value, updated)
+                                    workers' state as key/value pairs (see `kv.py`)
 """
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Final
+
+from cityfabric.store.sqlite import feed, kv
 
 MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
     (
@@ -169,6 +175,8 @@ MIGRATIONS: Final[tuple[tuple[str, str], ...]] = (
         CREATE INDEX outbox_due ON outbox (next_at, oid);
         """,
     ),
+    ("0005_history_changes", feed.SCHEMA),
+    ("0006_kv", kv.SCHEMA),
 )
 
 

@@ -25,9 +25,12 @@ from cityfabric.store.base import (
     DEFAULT_TENANT,
     AttributeSummary,
     ChangeHook,
+    ChangePage,
+    ChangeQuery,
     EntityQuery,
     HistoryPage,
     HistoryQuery,
+    KvItem,
     Mutation,
     OutboxItem,
     QueryPage,
@@ -37,9 +40,11 @@ from cityfabric.store.base import (
     WriteResult,
 )
 from cityfabric.store.sqlite import (
+    feed,
     funcs,
     history,
     histread,
+    kv,
     outbox,
     schema,
     subscriptions,
@@ -64,9 +69,11 @@ class SqliteStore:
         synchronous: str = "NORMAL",
         max_group: int = 20000,
         keep_history_on_delete: bool = False,
+        change_feed_retention_ms: int = feed.RETENTION_MS,
     ) -> None:
         self.path = Path(path)
         self._keep_history = keep_history_on_delete
+        self._feed_retention_ms = change_feed_retention_ms
         self._readers = readers
         self._synchronous = synchronous
         self._max_group = max_group
@@ -228,8 +235,48 @@ class SqliteStore:
         return await self._read(run)
 
     async def expire_history(self, now: int, default_ms: int | None = None) -> int:
-        """Delete raw instances past retention (roll-ups stay); how many were deleted."""
+        """Delete raw instances past retention (roll-ups stay); how many were deleted.
+
+        Change-feed rows older than the feed retention go in the same pass."""
+        await self._call(lambda g: feed.prune(g.conn, now - self._feed_retention_ms))
         return int(await self._call(lambda g: g.history.expire(now, default_ms)))
+
+    async def history_changes(self, tenant: str, query: ChangeQuery) -> ChangePage:
+        """What the change feed holds after the query's cursor (see `feed.py`)."""
+
+        def run(conn: sqlite3.Connection) -> ChangePage:
+            tid = self._tid(conn, tenant)
+            if tid is None:
+                return ChangePage([], query.after, False)
+            return _in_snapshot(conn, lambda: feed.changes(conn, tid, query))
+
+        return await self._read(run)
+
+    # -- the key/value side table (see `kv.py`) ----------------------------------------
+
+    async def kv_get_many(
+        self, tenant: str, namespace: str, keys: Sequence[str]
+    ) -> dict[str, bytes]:
+        def run(conn: sqlite3.Connection) -> dict[str, bytes]:
+            tid = self._tid(conn, tenant)
+            return {} if tid is None else kv.get_many(conn, tid, namespace, keys)
+
+        return await self._read(run)
+
+    async def kv_put_many(self, tenant: str, namespace: str, items: Sequence[KvItem]) -> None:
+        def run(g: Group) -> None:
+            kv.put_many(g.conn, _tid(g, tenant, create=True), namespace, items)
+
+        await self._call(run)
+
+    async def kv_scan(
+        self, tenant: str, namespace: str, prefix: str, after: str, limit: int
+    ) -> list[tuple[str, bytes]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[str, bytes]]:
+            tid = self._tid(conn, tenant)
+            return [] if tid is None else kv.scan(conn, tid, namespace, prefix, after, limit)
+
+        return await self._read(run)
 
     # -- subscriptions (see `subscriptions.py`) ------------------------------------------
 
@@ -316,6 +363,22 @@ class SqliteStore:
     async def settle_notifications(self, settlement: Settlement) -> None:
         """Delete, reschedule or drop claimed rows and update status counters, atomically."""
         await self._call(lambda g: outbox.settle(g, settlement))
+
+    async def queue_notifications(
+        self,
+        tenant: str,
+        subscription_id: str,
+        payloads: Sequence[bytes],
+        *,
+        last_notification: str | None,
+        now_ms: int,
+    ) -> bool:
+        """Queue rows for a subscription with none queued whose last_notification held."""
+        return await self._call(
+            lambda g: outbox.queue_once(
+                g, tenant, subscription_id, payloads, last_notification, now_ms
+            )
+        )
 
     async def pending_notifications(self) -> int:
         """How many notifications are queued (for tests and stats)."""

@@ -1,0 +1,250 @@
+"""Fault detection on the demo city: precision, recall and delay per fault kind (issue 7).
+
+    .venv/bin/python bench/faults.py [--city minsk] [--scale 0.2] [--days 30] [--seed 0]
+                                     [--rate 3] [--start 2026-06-01]
+
+The demo simulator runs in-process (one-minute steps) with its planned faults (`rate`
+scales how many); the telemetry of the watched attributes is scored with the platform's own
+code (`SeriesScorer` and `SeriesAlerts`, the worker's path) in one batch per series, and each
+raised episode is a detection. A detection is a true positive when it falls in
+[start, end + grace] of a labelled fault on that asset; recall counts the labels with a
+detection in that window; the delay is the first such detection minus the fault's start.
+PV panels are checked against the output expected from the city's WeatherObserved readings
+(irradiance, temperature, wind), as the platform could; lamps against the sun.
+Results go to bench/results/faults-<time>.json and the console.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cityfabric.analytics.alerts import AlertOptions, SeriesAlerts
+from cityfabric.analytics.anomaly_scoring import OUTLIER, ScoringOptions, SeriesScorer
+from cityfabric.analytics.physics_checks import Site
+from cityfabric.analytics.physics_checks_pv import expected_pv
+from cityfabric.analytics.physics_checks_sun import sun_at
+from cityfabric.demo.assets import generate
+from cityfabric.demo.faults import Fault, plan_faults
+from cityfabric.demo.fleet import get, kind_of
+from cityfabric.demo.simulator import Simulator
+from cityfabric.demo.telemetry import BY_KIND
+
+ROOT = Path(__file__).resolve().parents[1]
+GRACE = 3600.0
+TICK = 300.0  # how often communication loss is asked between readings (a worker cycle)
+# asset kind -> (attribute, checks, fault kind a statistical detection stands for)
+WATCH: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
+    "streetlight": [("powerConsumption", ("lamp", "silence"), "")],
+    "pv": [("activePower", ("pv", "silence"), "")],
+    "lamp_battery": [("batteryLevel", ("default", "silence"), "battery_degradation")],
+    "bench_battery": [("batteryLevel", ("default", "silence"), "battery_degradation")],
+    "electricity": [("numValue", ("default", "flatline", "silence"), "spike")],
+    "thermal": [("numValue", ("default", "flatline", "silence"), "spike")],
+    "crane_power": [("numValue", ("flatline", "silence"), "")],
+    "air_quality": [
+        ("no2", ("default", "silence"), "sensor_drift"),
+        ("pm25", ("default",), "sensor_drift"),
+        ("pm10", ("default",), "spike"),
+    ],
+    "weather": [("temperature", ("default", "silence"), "sensor_drift")],
+    "traffic": [("intensity", ("default", "silence"), "spike")],
+}
+for _kind, _tel in BY_KIND.items():  # every other kind: comm. loss on its first number
+    _numeric = [m.attribute for m in _tel.measures if m.digits is not None]
+    WATCH.setdefault(_kind, [(_numeric[0], ("silence",), "")])
+
+Series = dict[tuple[str, str], list[tuple[float, float]]]
+
+
+def simulate(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[Fault], Series]:
+    start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
+    entities = generate(args.city, args.scale, args.seed, as_of=start)
+    faults = plan_faults(entities, args.seed, start, args.days, rate=args.rate)
+    sim = Simulator(args.city, entities, args.seed, faults)
+    wanted = {k: [(a, BY_KIND[k].attributes.index(a)) for a, _, _ in w] for k, w in WATCH.items()}
+    wanted["weather"] += [(a, BY_KIND["weather"].attributes.index(a)) for a in
+                          ("solarRadiation", "windSpeed")]  # fmt: skip
+    series: Series = defaultdict(list)
+    end = start + timedelta(days=args.days)
+    for t, readings in sim.run_readings(start, end, timedelta(minutes=1)):
+        seconds = t.timestamp()
+        for r in readings:
+            ids = sim.ids(r.kind)
+            for attr, col in wanted.get(r.kind, []):
+                values = r.columns[col].astype(float).tolist()
+                for i, v in zip(r.assets.tolist(), values, strict=True):
+                    series[(ids[i], attr)].append((seconds, v))
+    return entities, faults, series
+
+
+def sites(entities: list[dict[str, Any]], series: Series) -> dict[str, Site]:
+    """Locations, and for each panel its expected output under the measured weather."""
+    by_id = {e["id"]: e for e in entities}
+    weather = next(eid for (eid, a) in series if a == "solarRadiation")
+    wx = {a: np.array(series[(weather, a)]) for a in ("solarRadiation", "temperature", "windSpeed")}
+    out: dict[str, Site] = {}
+    for e in entities:
+        loc = get(e, "location")
+        if isinstance(loc, dict) and loc.get("type") == "Point":
+            lon, lat = loc["coordinates"][:2]
+            out[e["id"]] = Site(lat, lon)
+        if kind_of(e) == "pv" and (e["id"], "activePower") in series:
+            out[e["id"]] = _pv_site(e, by_id, series[(e["id"], "activePower")], wx)
+    return out
+
+
+def _pv_site(
+    e: dict[str, Any], by_id: dict[str, Any], readings: list[tuple[float, float]], wx: Any
+) -> Site:
+    panel = by_id[get(e, "refPhotovoltaicDevice")]
+    lon, lat = get(panel, "location")["coordinates"][:2]
+    params = (
+        float(get(panel, "surfaceTilt", 10.0)),
+        float(get(panel, "surfaceAzimuth", 180.0)),
+        float(get(panel, "NominalPower", 150.0)),
+        float(get(panel, "temperatureCoefficient", {}).get("Pmax", -0.004)),
+    )
+    times = np.array([t for t, _ in readings])
+    suns = [sun_at(t, lat, lon) for t in times.tolist()]
+    zen = np.array([90.0 - s.elevation for s in suns])
+    az = np.array([s.azimuth for s in suns])
+    measured = []
+    for name in ("solarRadiation", "temperature", "windSpeed"):  # latest reading at t
+        at = np.clip(np.searchsorted(wx[name][:, 0], times, side="right") - 1, 0, None)
+        measured.append(wx[name][at, 1])
+    expected = expected_pv(zen, az, (measured[0], measured[1], measured[2]), params)
+    table = dict(zip(times.tolist(), expected.tolist(), strict=True))
+    return Site(lat, lon, params[2], table.get, expected_is_measured=True)
+
+
+def detect(series: Series, site_of: dict[str, Site], args: argparse.Namespace) -> list[Any]:
+    """Every raised episode: (asset, seconds, fault kind it points to)."""
+    checks = {(k, a): (c, s) for k, w in WATCH.items() for a, c, s in w}
+    kinds = {eid: kind for (eid, _) in series for kind in [_kind_of_id(eid, args)]}
+    opts = ScoringOptions(warmup=args.warmup)
+    alert_opts = AlertOptions(args.threshold, args.clear_threshold, args.clear_after)
+    found = []
+    for (eid, attr), readings in series.items():
+        spec = checks.get((kinds[eid], attr))
+        if spec is None:
+            continue
+        scorer, alerts = SeriesScorer(spec[0], opts), SeriesAlerts(alert_opts)
+        site = site_of.get(eid, Site())
+        for t, v, kind in _with_ticks(readings, "silence" in spec[0]):
+            if kind == "tick":
+                events = alerts.step(t, {"silence": scorer.silence(t)}, None)
+            else:
+                events = alerts.step(t, scorer.update(t, v, site), v)
+            for ev in events:
+                if ev.what == "raised":
+                    claimed = spec[1] if ev.finding.kind == OUTLIER else ev.finding.kind
+                    found.append((eid, t, claimed))
+    return found
+
+
+def _with_ticks(readings: list[tuple[float, float]], ticks: bool) -> list[tuple[float, float, str]]:
+    out = [(t, v, "reading") for t, v in readings]
+    if ticks and readings:
+        first, last = readings[0][0], readings[-1][0]
+        out += [(first + TICK * k, 0.0, "tick") for k in range(1, int((last - first) / TICK))]
+    return sorted(out, key=lambda x: (x[0], x[2] == "tick"))
+
+
+_KINDS: dict[str, str] = {}
+
+
+def _kind_of_id(eid: str, args: argparse.Namespace) -> str:
+    return _KINDS.get(eid, "")
+
+
+def evaluate(faults: list[Fault], found: list[Any]) -> dict[str, dict[str, Any]]:
+    labels: dict[str, list[Fault]] = defaultdict(list)
+    for f in faults:
+        labels[f.asset_id].append(f)
+    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"tp": 0, "fp": 0, "delays": []})
+    first: dict[int, float] = {}
+    for eid, t, claimed in found:
+        hit = [
+            f for f in labels.get(eid, []) if f.start.timestamp() <= t <= f.end.timestamp() + GRACE
+        ]
+        per[claimed]["tp" if hit else "fp"] += 1
+        for f in hit:
+            first[id(f)] = min(first.get(id(f), t), t)
+    for f in faults:
+        row = per[str(f.kind)]
+        row["labels"] = row.get("labels", 0) + 1
+        if id(f) in first:
+            row["detected"] = row.get("detected", 0) + 1
+            row["delays"].append((first[id(f)] - f.start.timestamp()) / 3600.0)
+    return {k: _summary(v) for k, v in sorted(per.items())}
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    tp, fp, n = row["tp"], row["fp"], row.get("labels", 0)
+    return {
+        "labels": n,
+        "detected": row.get("detected", 0),
+        "detections": tp + fp,
+        "false_positives": fp,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": row.get("detected", 0) / n if n else None,
+        "median_delay_h": statistics.median(row["delays"]) if row["delays"] else None,
+    }
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    def fmt(v: Any, spec: str) -> str:
+        return "-" if v is None else format(v, spec)
+
+    lines = ["| fault kind | labels | detected | detections | false pos. | precision | recall "
+             "| median delay (h) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for kind, r in results.items():
+        lines.append(
+            f"| {kind} | {r['labels']} | {r['detected']} | {r['detections']} | "
+            f"{r['false_positives']} | {fmt(r['precision'], '.2f')} | {fmt(r['recall'], '.2f')} | "
+            f"{fmt(r['median_delay_h'], '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--city", default="minsk")
+    p.add_argument("--scale", type=float, default=0.2)
+    p.add_argument("--days", type=float, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rate", type=float, default=3.0)
+    p.add_argument("--start", default="2026-06-01")
+    p.add_argument("--warmup", type=int, default=2 * 96)
+    p.add_argument("--threshold", type=float, default=0.9)
+    p.add_argument("--clear-threshold", type=float, default=0.3)
+    p.add_argument("--clear-after", type=int, default=4)
+    args = p.parse_args()
+    began = time.perf_counter()
+    entities, faults, series = simulate(args)
+    _KINDS.update({e["id"]: kind_of(e) for e in entities})
+    simulated = time.perf_counter() - began
+    found = detect(series, sites(entities, series), args)
+    results = evaluate(faults, found)
+    print(table(results))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = ROOT / "bench" / "results" / f"faults-{stamp}.json"
+    doc = {"args": vars(args), "machine": platform.platform(), "results": results,
+           "seconds": {"simulate": simulated, "total": time.perf_counter() - began},
+           "faults": [f.label() for f in faults]}  # fmt: skip
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""Fitting many series at once with statsforecast: model choice, gap filling, intervals.
+
+Pure numeric code (numpy in, numpy out) shared by the forecast service and
+`bench/forecast.py`. statsforecast (and pandas) are imported inside the functions
+that fit, so importing this module costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+
+from cityfabric.ngsild.temporal import DAY_MS
+
+MODELS: Final = ("auto", "mstl", "ets", "arima", "naive")
+MAX_ETS_SEASON: Final = 24  # statsforecast's ETS has no seasonal state beyond 24 periods
+MAX_SEASON: Final = 1000  # longer seasons are left out (STL and seasonal state get too costly)
+WEEKS_FOR_WEEKLY: Final = 3  # weeks of history before the weekly season is modelled
+WEEKLY_ACF: Final = 0.2  # see has_weekly_cycle
+SEASONS_NEEDED: Final = 2  # whole seasons of history a seasonal model needs
+MIN_OBSERVED: Final = 0.5  # share of the periods that must hold a value
+MAX_INTERPOLATED_GAP: Final = 3  # longer gaps take the value one season earlier
+
+Floats = np.ndarray[Any, np.dtype[np.float64]]
+
+
+class TooLittleHistory(ValueError):
+    """The series is too short (or too sparse) for the chosen model."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """Values on the grid start_ms + k * step_ms; NaN where a period had no value."""
+
+    key: str
+    start_ms: int
+    values: Floats
+
+
+@dataclass(frozen=True)
+class Forecast:
+    key: str
+    model: str
+    times_ms: list[int]
+    mean: Floats
+    bands: dict[int, tuple[Floats, Floats]] = field(default_factory=dict)  # level -> (lo, hi)
+
+
+def seasons_for(step_ms: int) -> tuple[int, ...]:
+    """The daily and weekly season lengths in periods of `step_ms` (whole numbers only)."""
+    out = []
+    for span in (DAY_MS, 7 * DAY_MS):
+        if span % step_ms == 0 and 2 <= span // step_ms <= MAX_SEASON:
+            out.append(span // step_ms)
+    return tuple(out)
+
+
+def min_periods(step_ms: int) -> int:
+    """The fewest periods with values any model is given: two of the shortest season."""
+    seasons = seasons_for(step_ms)
+    return SEASONS_NEEDED * seasons[0] if seasons else 14
+
+
+def choose_model(
+    requested: str, n: int, step_ms: int, *, weekly: bool = True
+) -> tuple[str, tuple[int, ...]]:
+    """(model, seasons) for a series of `n` periods: MSTL with the weekly season once there
+    are three weeks (and, for `auto`, a `weekly` cycle), else AutoETS with the daily one
+    (MSTL when a day is more than 24 periods)."""
+    seasons = seasons_for(step_ms)
+    usable = tuple(s for s in seasons if n >= SEASONS_NEEDED * s)
+    if len(seasons) > 1 and (n < WEEKS_FOR_WEEKLY * seasons[1] or not weekly):
+        usable = usable[:1]
+    if n < min_periods(step_ms):
+        raise TooLittleHistory(f"needs at least {min_periods(step_ms)} periods, has {n}")
+    if requested != "auto":
+        return requested, usable
+    if not usable:
+        return "ets", ()
+    if len(usable) > 1 or usable[0] > MAX_ETS_SEASON:
+        return "mstl", usable
+    return "ets", usable
+
+
+def fill_gaps(values: Floats, season: int) -> Floats:
+    """Leading and trailing gaps cut; short gaps interpolated; long ones seasonally filled."""
+    observed = np.flatnonzero(~np.isnan(values))
+    if len(observed) == 0:
+        return values[:0].copy()
+    y = values[observed[0] : observed[-1] + 1].copy()
+    missing = np.isnan(y)
+    if not missing.any():
+        return y
+    idx = np.arange(len(y))
+    linear = np.interp(idx, idx[~missing], y[~missing])
+    run_id = np.cumsum(~missing)  # a gap's points share the count of values before them
+    lengths = np.bincount(run_id[missing], minlength=run_id[-1] + 1)
+    long_gap = missing & (lengths[run_id] > MAX_INTERPOLATED_GAP)
+    y[missing & ~long_gap] = linear[missing & ~long_gap]
+    for i in np.flatnonzero(long_gap):  # in time order, so filled values feed later ones
+        y[i] = y[i - season] if season > 0 and i >= season else linear[i]
+    return y
+
+
+def _model(name: str, seasons: tuple[int, ...]) -> Any:
+    from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
+
+    main = seasons[0] if seasons else 1
+    if name == "naive":
+        return SeasonalNaive(season_length=main, alias="naive")
+    if name == "arima":
+        # the approximate likelihood and at most one seasonal AR/MA term: the full search
+        # takes ~45 s for three weeks of hourly values, this one ~1.5 s
+        return AutoARIMA(season_length=main, approximation=True, max_P=1, max_Q=1, alias="arima")
+    if name == "ets":
+        # ETS(A,N,A): on the benchmark series as accurate as the full AutoETS search, 15x faster
+        if 1 < main <= MAX_ETS_SEASON:
+            return AutoETS(season_length=main, model="ANA", alias="ets")
+        return AutoETS(model="ZZN", alias="ets")
+    if not seasons:
+        raise TooLittleHistory("MSTL needs two whole days of history")
+    # the trend of the deseasonalised series by simple exponential smoothing: as accurate as
+    # the ZZN search on the benchmark, 2-3x faster
+    trend = AutoETS(model="ANN")
+    return MSTL(season_length=list(seasons), trend_forecaster=trend, stl_kwargs=_STL, alias="mstl")
+
+
+# STL evaluates its loess smoothers at every `jump`-th point and interpolates between them;
+# at about a tenth of each window the decomposition is ~10x faster and barely differs
+_STL: Final = {"seasonal_jump": 2, "trend_jump": 20, "low_pass_jump": 10}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    series: Series
+    y: Floats
+    start_ms: int
+    model: str
+    seasons: tuple[int, ...]
+    floor: float | None = None  # a series never below zero is not forecast below it
+
+
+def prepare(series: Series, step_ms: int, requested: str) -> Prepared:
+    """The filled series and its model; TooLittleHistory when it cannot be fitted."""
+    seasons = seasons_for(step_ms)
+    values = series.values
+    observed = int(np.count_nonzero(~np.isnan(values)))
+    y = fill_gaps(values, seasons[0] if seasons else 0)
+    if observed < min_periods(step_ms) or observed < MIN_OBSERVED * len(y):
+        raise TooLittleHistory(
+            f"needs at least {min_periods(step_ms)} periods with values "
+            f"(and values in half the periods since the first), has {observed} of {len(y)}"
+        )
+    first = int(np.flatnonzero(~np.isnan(values))[0])
+    weekly = requested != "auto" or has_weekly_cycle(y, seasons)
+    model, used = choose_model(requested, len(y), step_ms, weekly=weekly)
+    floor = 0.0 if float(np.min(y)) >= 0 else None
+    return Prepared(series, y, series.start_ms + first * step_ms, model, used, floor)
+
+
+def has_weekly_cycle(y: Floats, seasons: tuple[int, ...]) -> bool:
+    """Whether the change from one day to the next repeats a week later: the lag-one-week
+    autocorrelation of the day-on-day differences is at least WEEKLY_ACF. Office loads and
+    taxi rides show it (0.4-0.8); solar output, which follows the weather, does not (~0)."""
+    if len(seasons) < 2 or len(y) < WEEKS_FOR_WEEKLY * seasons[1]:
+        return False
+    day, week = seasons[0], seasons[1]
+    d = y[day:] - y[:-day]
+    d = d - d.mean()
+    total = float(np.dot(d, d))
+    return total > 0 and float(np.dot(d[:-week], d[week:])) / total >= WEEKLY_ACF
+
+
+def fit_forecasts(
+    series: Sequence[Series],
+    *,
+    step_ms: int,
+    horizon: int,
+    levels: Sequence[int] = (80, 95),
+    model: str = "auto",
+    n_jobs: int = 1,
+) -> list[Forecast]:
+    """Forecasts of every series (TooLittleHistory for the first that cannot be fitted)."""
+    prepared = [prepare(s, step_ms, model) for s in series]
+    return fit_prepared(prepared, step_ms=step_ms, horizon=horizon, levels=levels, n_jobs=n_jobs)
+
+
+def fit_prepared(
+    prepared: Sequence[Prepared],
+    *,
+    step_ms: int,
+    horizon: int,
+    levels: Sequence[int] = (80, 95),
+    n_jobs: int = 1,
+) -> list[Forecast]:
+    """Forecasts in the order given; series sharing a model and seasons are fitted in one
+    statsforecast call."""
+    groups: dict[tuple[str, tuple[int, ...]], list[Prepared]] = {}
+    for p in prepared:
+        groups.setdefault((p.model, p.seasons), []).append(p)
+    out: dict[str, Forecast] = {}
+    for (name, seasons), members in groups.items():
+        for f in _fit_group(members, name, seasons, step_ms, horizon, levels, n_jobs):
+            out[f.key] = f
+    return [out[p.series.key] for p in prepared]
+
+
+def _fit_group(
+    members: list[Prepared],
+    name: str,
+    seasons: tuple[int, ...],
+    step_ms: int,
+    horizon: int,
+    levels: Sequence[int],
+    n_jobs: int,
+) -> list[Forecast]:
+    import pandas as pd
+    import tqdm  # type: ignore[import-untyped]
+    from statsforecast import StatsForecast
+
+    # statsforecast wraps its loop in tqdm even when silent, and each tqdm starts a
+    # monitor thread that outlives the fit; the monitor only tunes progress bars
+    tqdm.tqdm.monitor_interval = 0
+
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.arange(len(members)), [len(p.y) for p in members]),
+            "ds": np.concatenate([np.arange(len(p.y)) for p in members]),
+            "y": np.concatenate([p.y for p in members]),
+        }
+    )
+    engine = StatsForecast(models=[_model(name, seasons)], freq=1, n_jobs=n_jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = engine.forecast(df=frame, h=horizon, level=list(levels))
+    result = result.sort_values(["unique_id", "ds"], kind="stable")
+    shape = (len(members), horizon)
+
+    def column(suffix: str) -> Floats:
+        values: Floats = result[name + suffix].to_numpy(dtype=float).reshape(shape)
+        return values
+
+    mean = column("")
+    bands = {lv: (column(f"-lo-{lv}"), column(f"-hi-{lv}")) for lv in levels}
+    out = []
+    for i, p in enumerate(members):
+        last = p.start_ms + (len(p.y) - 1) * step_ms
+        times = [last + k * step_ms for k in range(1, horizon + 1)]
+        m = _floored(mean[i], p.floor)
+        own = {
+            lv: (_floored(_bound(lo[i], m), p.floor), _floored(_bound(hi[i], m), p.floor))
+            for lv, (lo, hi) in bands.items()
+        }
+        out.append(Forecast(p.series.key, name, times, m, own))
+    return out
+
+
+def _bound(values: Floats, mean: Floats) -> Floats:
+    # a model may answer NaN bands (a constant series); the mean is then the best bound
+    return np.where(np.isfinite(values), values, mean)
+
+
+def _floored(values: Floats, floor: float | None) -> Floats:
+    return values if floor is None else np.maximum(values, floor)
+
+
+def finite(values: Floats) -> list[float | None]:
+    """JSON-safe floats (NaN and infinities become None)."""
+    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
