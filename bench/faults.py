@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
 import statistics
 import time
@@ -46,18 +47,18 @@ TICK = 300.0  # how often communication loss is asked between readings (a worker
 WATCH: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
     "streetlight": [("powerConsumption", ("lamp", "silence"), "")],
     "pv": [("activePower", ("pv", "silence"), "")],
-    "lamp_battery": [("batteryLevel", ("default", "silence"), "battery_degradation")],
-    "bench_battery": [("batteryLevel", ("default", "silence"), "battery_degradation")],
-    "electricity": [("numValue", ("default", "flatline", "silence"), "spike")],
-    "thermal": [("numValue", ("default", "flatline", "silence"), "spike")],
-    "crane_power": [("numValue", ("flatline", "silence"), "")],
+    "lamp_battery": [("batteryLevel", ("battery", "silence"), "battery_degradation")],
+    "bench_battery": [("batteryLevel", ("battery", "silence"), "battery_degradation")],
+    "electricity": [("numValue", ("spike", "stuck", "silence"), "spike")],
+    "thermal": [("numValue", ("spike", "stuck", "silence"), "spike")],
+    "crane_power": [("numValue", ("stuck", "silence"), "")],
     "air_quality": [
-        ("no2", ("default", "silence"), "sensor_drift"),
-        ("pm25", ("default",), "sensor_drift"),
-        ("pm10", ("default",), "spike"),
+        ("no2", ("level", "silence"), "sensor_drift"),
+        ("pm25", ("level",), "sensor_drift"),
+        ("pm10", ("spike",), "spike"),
     ],
-    "weather": [("temperature", ("default", "silence"), "sensor_drift")],
-    "traffic": [("intensity", ("default", "silence"), "spike")],
+    "weather": [("temperature", ("level", "silence"), "sensor_drift")],
+    "traffic": [("intensity", ("spike", "silence"), "spike")],
 }
 for _kind, _tel in BY_KIND.items():  # every other kind: comm. loss on its first number
     _numeric = [m.attribute for m in _tel.measures if m.digits is not None]
@@ -229,9 +230,16 @@ def main() -> None:
     p.add_argument("--threshold", type=float, default=0.9)
     p.add_argument("--clear-threshold", type=float, default=0.3)
     p.add_argument("--clear-after", type=int, default=4)
+    p.add_argument("--cache", default="", help="pickle of the simulation: reuse, or write")
     args = p.parse_args()
     began = time.perf_counter()
-    entities, faults, series = simulate(args)
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None and cache.exists():  # a simulation saved by an earlier run
+        entities, faults, series = pickle.loads(cache.read_bytes())
+    else:
+        entities, faults, series = simulate(args)
+        if cache is not None:
+            cache.write_bytes(pickle.dumps((entities, faults, dict(series))))
     _KINDS.update({e["id"]: kind_of(e) for e in entities})
     simulated = time.perf_counter() - began
     found = detect(series, sites(entities, series), args)

@@ -133,22 +133,29 @@ def holdouts(series: Sequence[Series]) -> list[tuple[Series, np.ndarray[Any, Any
 def score(cases: list[tuple[Series, np.ndarray[Any, Any], float]], model: str) -> dict[str, Any]:
     """Mean MASE and interval coverage of `model` over the holdouts."""
     forecasts = fit_forecasts([c[0] for c in cases], step_ms=HOUR_MS, horizon=H, model=model)
-    mase, inside80, inside95, points = [], 0, 0, 0
+    mase, mae, inside80, inside95, points = [], [], 0, 0, 0
     for (_, actual, scale), f in zip(cases, forecasts, strict=True):
         seen = ~np.isnan(actual)
         if not seen.any():
             continue
-        mase.append(float(np.mean(np.abs(actual[seen] - f.mean[seen])) / scale))
+        mae.append(float(np.mean(np.abs(actual[seen] - f.mean[seen]))))
+        mase.append(mae[-1] / scale)
         inside80 += _inside(actual, f, 80, seen)
         inside95 += _inside(actual, f, 95, seen)
         points += int(seen.sum())
     return {
         "mase": statistics.fmean(mase),
+        "mae": mae,
         "coverage80": inside80 / points,
         "coverage95": inside95 / points,
         "holdouts": len(mase),
         "models": sorted({f.model for f in forecasts}),
     }
+
+
+def _geomean_ratio(a: Sequence[float], b: Sequence[float]) -> float:
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x > 0 and y > 0]
+    return float(np.exp(np.mean([np.log(x / y) for x, y in pairs])))
 
 
 def _inside(actual: np.ndarray[Any, Any], f: Forecast, level: int, seen: Any) -> int:
@@ -164,9 +171,15 @@ def accuracy(groups: dict[str, list[Series]], model: str) -> dict[str, Any]:
         chosen = score(cases, model)
         seconds = time.perf_counter() - started
         naive = score(cases, "naive")
+        mae, naive_mae = chosen.pop("mae"), naive.pop("mae")
         out[name] = {
             "series": len(series),
             **chosen,
+            # mean absolute error over all holdouts relative to seasonal naive's on the same
+            # held-out days (no in-sample scaling): < 1 means better than seasonal naive
+            "mae_vs_seasonal_naive": statistics.fmean(mae) / statistics.fmean(naive_mae),
+            # the geometric mean over holdouts of the same ratio (Davydenko & Fildes 2013)
+            "gmrae_vs_seasonal_naive": _geomean_ratio(mae, naive_mae),
             "naive_mase": naive["mase"],
             "naive_coverage80": naive["coverage80"],
             "relative_mase": chosen["mase"] / naive["mase"],

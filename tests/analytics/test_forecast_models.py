@@ -8,6 +8,7 @@ import pytest
 from cityfabric.analytics.forecast_models import (
     Series,
     TooLittleHistory,
+    _conformal_quantile,
     choose_model,
     fill_gaps,
     fit_forecasts,
@@ -111,3 +112,29 @@ def test_a_series_never_below_zero_is_not_forecast_below_it() -> None:
     y = np.clip(seasonal(10, 2) - 100, 0, None)  # zero half the day, like solar power
     (f,) = fit_forecasts([Series("s", 0, y)], step_ms=HOUR, horizon=24)
     assert f.mean.min() == 0 and f.bands[95][0].min() == 0 and f.bands[95][1].max() > 0
+
+
+def _varying_days(days: int, seed: int) -> np.ndarray:
+    """A daily cycle whose amplitude changes from day to day, plus noise: the model's own
+    intervals treat the shape as known and come out too narrow."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(days * 24 + 24)
+    amplitude = 30 * (1 + 0.35 * rng.standard_normal(days + 1))[t // 24]
+    return 100 + amplitude * np.sin(2 * np.pi * t / 24) + rng.normal(0, 4, len(t))
+
+
+def test_calibrated_80_percent_interval_covers_a_held_out_day() -> None:
+    ys = [_varying_days(14, seed) for seed in range(30)]
+    train = [Series(f"s{i}", 0, y[:-24]) for i, y in enumerate(ys)]
+    got = fit_forecasts(train, step_ms=HOUR, horizon=24, levels=(80,))
+    inside = [
+        np.mean((y[-24:] >= f.bands[80][0]) & (y[-24:] <= f.bands[80][1]))
+        for f, y in zip(got, ys, strict=True)
+    ]
+    assert 0.7 <= float(np.mean(inside)) <= 0.9, np.mean(inside)
+
+
+def test_conformal_quantile() -> None:
+    scores = np.arange(1.0, 49.0)  # 48 scores
+    assert _conformal_quantile(scores, 0.8) == 40.0  # ceil(49 * 0.8) = 40th
+    assert _conformal_quantile(scores[:5], 0.95) == 5.0  # more than there are: the largest

@@ -15,6 +15,12 @@ from cityfabric.analytics.physics_checks import (
     Site,
 )
 from cityfabric.analytics.physics_checks_pv import PvCheck
+from cityfabric.analytics.physics_checks_series import (
+    BatteryCheck,
+    LevelCheck,
+    SpikeCheck,
+    StuckCheck,
+)
 from cityfabric.analytics.physics_checks_sun import sun_at
 
 MINSK = Site(53.9, 27.56)
@@ -120,3 +126,95 @@ def test_every_check_continues_exactly_from_its_state() -> None:
         for n in range(600, 700):
             t, v = T0 + 300 * n, float(n % 13)
             assert a.update(t, v, site) == b.update(t, v, site), name
+
+
+def daily_load(n: int, step: float = 900.0) -> float:
+    """A meter's load at reading N: a daily cycle with a little noise, never repeating."""
+    hours = (step * n) % DAY / 3600
+    return round(100 + 60 * math.sin(2 * math.pi * hours / 24) + 3 * math.sin(n * 1.7), 2)
+
+
+def test_spike_flags_one_reading_far_from_its_neighbours_but_not_a_step() -> None:
+    check, scores = SpikeCheck(), []
+    for n in range(400):
+        value = daily_load(n) * (6.0 if n == 300 else 1.0)
+        found = check.update(T0 + 900 * n, value, Site())
+        scores.append(found.score or 0.0)
+    assert max(scores[:301]) < 0.9  # the normal cycle, and the spike itself not yet judged
+    assert scores[301] == 1.0  # judged on the reading after it
+    assert max(scores[302:]) < 0.9
+    step = SpikeCheck()  # a load that moves to a new level and stays there is no spike
+    found_step = [
+        step.update(T0 + 900 * n, daily_load(n) + (300.0 if n >= 300 else 0.0), Site()).score
+        for n in range(400)
+    ]
+    assert max(s or 0.0 for s in found_step) < 0.9
+
+
+def test_spike_on_a_meter_idling_at_zero() -> None:
+    check, scores = SpikeCheck(), []
+    for n in range(400):  # a heating meter: on for a few hours a day
+        value = daily_load(n) if (n % 96) < 16 else 0.0
+        if n == 350:
+            value = 60.0
+        scores.append(check.update(T0 + 900 * n, value, Site()).score or 0.0)
+    assert max(scores[:351]) < 0.9
+    assert scores[351] == 1.0
+
+
+def test_stuck_flags_repeats_at_hours_the_meter_moves_but_not_its_resting_values() -> None:
+    check, scores = StuckCheck(), []
+    for n in range(6 * 96):
+        value = daily_load(n) if n < 4 * 96 + 40 else 123.45
+        scores.append(check.update(T0 + 900 * n, value, Site()).score or 0.0)
+    assert max(scores[: 4 * 96 + 41]) == 0.0
+    assert max(scores[4 * 96 + 41 :]) == 1.0
+    assert scores.index(1.0) - (4 * 96 + 40) <= 20  # within five hours of 15-min readings
+    rest = StuckCheck()  # at night the load sits at its base load: a resting value
+    for n in range(8 * 96):
+        hour = n % 96 / 4
+        value = 50.0 if hour >= 20 or hour < 2 else daily_load(n) + 60
+        assert (rest.update(T0 + 900 * n, value, Site()).score or 0.0) < 0.9
+    idle = StuckCheck()  # a meter off for days (a heating meter in summer) learns it
+    for n in range(8 * 96):
+        value = daily_load(n) if n < 96 else 0.0
+        assert (idle.update(T0 + 900 * n, value, Site()).score or 0.0) < 0.9
+
+
+def run_battery(days: int, capacity: object) -> list[float]:
+    """A solar lamp's battery, 15-min readings: charged by day, a 40 W lamp at night."""
+    check, soc, scores = BatteryCheck(), 0.9, []
+    for n in range(days * 96):
+        t = T0 + 900 * n
+        sun = sun_at(t, 53.9, 27.56).elevation
+        wh = capacity(t)  # type: ignore[operator]
+        power = 120 * max(0.0, math.sin(math.radians(sun))) if sun > 0 else -40.0
+        soc = min(1.0, max(0.0, soc + power * 0.25 / wh))
+        scores.append(check.update(t, round(soc, 3), MINSK).score or 0.0)
+    return scores
+
+
+def test_battery_flags_a_battery_that_drains_faster_day_after_day() -> None:
+    assert max(run_battery(25, lambda t: 1000.0)) < 0.9
+    fading = run_battery(
+        25, lambda t: 1000.0 * (1 - 0.6 * min(1.0, max(0.0, (t - T0) / DAY - 8) / 15))
+    )
+    assert max(fading[: 9 * 96]) == 0.0
+    assert max(fading) == 1.0
+
+
+def test_level_flags_a_drifting_floor_but_not_ordinary_days() -> None:
+    def no2(n: int, drift: float) -> float:
+        hours = 600 * n % DAY / 3600  # ten-minute readings: a rush-hour peak, a quiet night
+        return round(12 + 25 * max(0.0, math.sin(math.pi * (hours - 5) / 14)) + drift, 1)
+
+    healthy = LevelCheck()
+    for n in range(20 * 144):
+        wobble = 1.5 * math.sin(n / 144 * 2.1)  # day-to-day weather
+        assert (healthy.update(T0 + 600 * n, no2(n, wobble), Site()).score or 0.0) < 0.9
+    drifting, scores = LevelCheck(), []
+    for n in range(20 * 144):
+        drift = max(0.0, (n / 144 - 8) * 3.0)  # +3 a day from day 8
+        scores.append(drifting.update(T0 + 600 * n, no2(n, drift), Site()).score or 0.0)
+    assert max(scores[: 8 * 144]) == 0.0
+    assert max(scores) == 1.0

@@ -25,6 +25,8 @@ WEEKLY_ACF: Final = 0.2  # see has_weekly_cycle
 SEASONS_NEEDED: Final = 2  # whole seasons of history a seasonal model needs
 MIN_OBSERVED: Final = 0.5  # share of the periods that must hold a value
 MAX_INTERPOLATED_GAP: Final = 3  # longer gaps take the value one season earlier
+CALIBRATION_WINDOWS: Final = 2  # held-back seasons the intervals are calibrated on
+CALIBRATION_SPAN: Final = 24  # periods per calibration window when there is no season
 
 Floats = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -219,6 +221,34 @@ def _fit_group(
     levels: Sequence[int],
     n_jobs: int,
 ) -> list[Forecast]:
+    mean, bands = _raw_fit([p.y for p in members], name, seasons, horizon, levels, n_jobs)
+    factors = _calibration(members, name, seasons, levels, n_jobs)
+    out = []
+    for i, p in enumerate(members):
+        last = p.start_ms + (len(p.y) - 1) * step_ms
+        times = [last + k * step_ms for k in range(1, horizon + 1)]
+        raw = mean[i]
+        own = {}
+        for lv, (lo, hi) in bands.items():
+            f = factors[lv][i]
+            lo_i, hi_i = _bound(lo[i], raw), _bound(hi[i], raw)
+            own[lv] = (
+                _floored(raw - f * (raw - lo_i), p.floor),
+                _floored(raw + f * (hi_i - raw), p.floor),
+            )
+        out.append(Forecast(p.series.key, name, times, _floored(raw, p.floor), own))
+    return out
+
+
+def _raw_fit(
+    ys: Sequence[Floats],
+    name: str,
+    seasons: tuple[int, ...],
+    horizon: int,
+    levels: Sequence[int],
+    n_jobs: int,
+) -> tuple[Floats, dict[int, tuple[Floats, Floats]]]:
+    """The model's own mean and bands, one row per series (no flooring, no calibration)."""
     import pandas as pd
     import tqdm  # type: ignore[import-untyped]
     from statsforecast import StatsForecast
@@ -229,9 +259,9 @@ def _fit_group(
 
     frame = pd.DataFrame(
         {
-            "unique_id": np.repeat(np.arange(len(members)), [len(p.y) for p in members]),
-            "ds": np.concatenate([np.arange(len(p.y)) for p in members]),
-            "y": np.concatenate([p.y for p in members]),
+            "unique_id": np.repeat(np.arange(len(ys)), [len(y) for y in ys]),
+            "ds": np.concatenate([np.arange(len(y)) for y in ys]),
+            "y": np.concatenate(list(ys)),
         }
     )
     engine = StatsForecast(models=[_model(name, seasons)], freq=1, n_jobs=n_jobs)
@@ -239,25 +269,64 @@ def _fit_group(
         warnings.simplefilter("ignore")
         result = engine.forecast(df=frame, h=horizon, level=list(levels))
     result = result.sort_values(["unique_id", "ds"], kind="stable")
-    shape = (len(members), horizon)
+    shape = (len(ys), horizon)
 
     def column(suffix: str) -> Floats:
         values: Floats = result[name + suffix].to_numpy(dtype=float).reshape(shape)
         return values
 
-    mean = column("")
     bands = {lv: (column(f"-lo-{lv}"), column(f"-hi-{lv}")) for lv in levels}
-    out = []
-    for i, p in enumerate(members):
-        last = p.start_ms + (len(p.y) - 1) * step_ms
-        times = [last + k * step_ms for k in range(1, horizon + 1)]
-        m = _floored(mean[i], p.floor)
-        own = {
-            lv: (_floored(_bound(lo[i], m), p.floor), _floored(_bound(hi[i], m), p.floor))
-            for lv, (lo, hi) in bands.items()
-        }
-        out.append(Forecast(p.series.key, name, times, m, own))
-    return out
+    return column(""), bands
+
+
+def _calibration(
+    members: list[Prepared],
+    name: str,
+    seasons: tuple[int, ...],
+    levels: Sequence[int],
+    n_jobs: int,
+) -> dict[int, Floats]:
+    """Per series and level, the factor that widens (or narrows) the model's own interval
+    so that it held the wanted share of the last CALIBRATION_WINDOWS seasons of the
+    series (split conformal): the model is fitted again on the history before each
+    window, and the errors over the window, each divided by the interval's half-width
+    at that step, give the factor as their conformal quantile. Series too short to lose
+    those periods take the median factor of the others (1 when none has one)."""
+    span = seasons[0] if seasons else CALIBRATION_SPAN
+    need = SEASONS_NEEDED * max(seasons) if seasons else 2 * CALIBRATION_SPAN
+    usable = [i for i, p in enumerate(members) if len(p.y) - CALIBRATION_WINDOWS * span >= need]
+    factors = {lv: np.ones(len(members)) for lv in levels}
+    if not usable:
+        return factors
+    per_level: dict[int, list[list[Floats]]] = {lv: [[] for _ in members] for lv in levels}
+    for w in range(1, CALIBRATION_WINDOWS + 1):
+        cut = w * span
+        ys = [members[i].y[:-cut] for i in usable]
+        mean, bands = _raw_fit(ys, name, seasons, span, levels, n_jobs)
+        for row, i in enumerate(usable):
+            actual = members[i].y[len(members[i].y) - cut : len(members[i].y) - cut + span]
+            err = np.abs(actual - mean[row])
+            for lv, (lo, hi) in bands.items():
+                half = (hi[row] - lo[row]) / 2
+                ok = np.isfinite(half) & (half > 0) & np.isfinite(err)
+                per_level[lv][i].append(err[ok] / half[ok])
+    for lv in levels:
+        got = np.full(len(members), np.nan)
+        for i in usable:
+            s = np.concatenate(per_level[lv][i])
+            if len(s):
+                got[i] = _conformal_quantile(s, lv / 100)
+        known = got[np.isfinite(got)]
+        fallback = float(np.median(known)) if len(known) else 1.0
+        factors[lv] = np.where(np.isfinite(got), got, fallback)
+    return factors
+
+
+def _conformal_quantile(scores: Floats, level: float) -> float:
+    """The ceil((n + 1) * level)-th smallest of n scores (the largest when that is > n)."""
+    ordered = np.sort(scores)
+    k = min(len(ordered), math.ceil((len(ordered) + 1) * level))
+    return float(ordered[k - 1])
 
 
 def _bound(values: Floats, mean: Floats) -> Floats:

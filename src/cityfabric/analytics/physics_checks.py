@@ -13,6 +13,9 @@ platform's worker survives a restart. Adding a check is one row in `CHECKS`.
 - `silence`: no reading for `k` times the series' usual interval (communication loss); asked
   with `silence(now)` between readings.
 - `pv` (`physics_checks_pv.py`): panel output against the expected output of the site.
+- `spike`, `stuck`, `battery` (`physics_checks_series.py`): a reading far from its rolling
+  median (Hampel filter), repeats at hours when the series usually changes, a battery
+  draining faster than it used to.
 """
 
 from __future__ import annotations
@@ -202,9 +205,32 @@ def _pv(state: dict[str, Any] | None) -> Check:
     return PvCheck(state)
 
 
+def _series(name: str) -> Callable[[dict[str, Any] | None], Check]:
+    def make(state: dict[str, Any] | None) -> Check:
+        from cityfabric.analytics import physics_checks_series as series
+
+        if name == "spike":
+            return series.SpikeCheck(state)
+        if name == "stuck":
+            return series.StuckCheck(state)
+        if name == "battery":
+            return series.BatteryCheck(state)
+        return series.LevelCheck(state)
+
+    return make
+
+
 CHECKS: Final[dict[str, CheckSpec]] = {
     "lamp": CheckSpec(LampCheck, ("day_burner", "lamp_failure"), "lamp power against the sun"),
     "flatline": CheckSpec(FlatlineCheck, ("stuck_meter",), "identical readings (stuck meter)"),
     "silence": CheckSpec(SilenceCheck, ("comm_loss",), "no readings (communication loss)"),
     "pv": CheckSpec(_pv, ("pv_failure", "pv_soiling", "pv_shading"), "PV output vs expected"),
+    "spike": CheckSpec(_series("spike"), ("spike",), "far from the rolling median (Hampel)"),
+    "stuck": CheckSpec(
+        _series("stuck"), ("stuck_meter",), "repeats at hours the series usually changes"
+    ),
+    "battery": CheckSpec(
+        _series("battery"), ("battery_degradation",), "discharge faster than it used to"
+    ),
+    "level": CheckSpec(_series("level"), ("sensor_drift",), "background level moving (drift)"),
 }
