@@ -20,6 +20,13 @@ exponential backoff and jitter and counts a failure; after `max_attempts` failur
 are dropped and the status keeps the reason. A crash between claim and settlement
 leaves the rows to reappear when their lease ends: duplicates are possible, losses not.
 
+Settlements are not written one per request: finished deliveries add theirs to a
+pending `Settlement` that one flusher writes in a single writer job, while the next
+ones accumulate behind it (so the batch grows with the load). A row is deleted only by
+a flush after its delivery succeeded; a crash before the flush re-delivers it.
+Parsed subscriptions are cached for as long as `subscriptions_version` stays put (one
+read per pass instead of a read and a parse per group).
+
 Every time the worker reads (due rows, backoff, throttling, status times, the
 matcher's expiry check) comes from its `clock`, so tests move time instead of sleeping.
 """
@@ -45,6 +52,7 @@ from cityfabric.ngsild.errors import NgsiLdError
 from cityfabric.ngsild.model import CORE_CONTEXT_URL
 from cityfabric.notify import codec
 from cityfabric.notify.clock import Clock, iso, system_clock
+from cityfabric.notify.http_client import HttpClient, HttpError
 from cityfabric.notify.matcher import Matcher
 from cityfabric.notify.model import DEFAULT_MQTT_VERSION, Subscription
 from cityfabric.notify.mqtt_out import MqttError, MqttPublisher
@@ -115,7 +123,11 @@ class Delivery:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # endpoint URLs with a request in flight
         self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (clock s)
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpClient | None = None
+        self._subs: dict[tuple[str, str], Subscription | None] = {}  # parsed, or deleted
+        self._subs_version = -1  # the subscriptions_version `_subs` was read at
+        self._pending = Settlement()  # finished deliveries not written yet
+        self._flusher: asyncio.Task[None] | None = None
         self._mqtt = MqttPublisher(self._tls)
         self.streams = Streams()
 
@@ -123,7 +135,11 @@ class Delivery:
         """Install the matcher and start the worker on the running loop."""
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
-        self._client = httpx.AsyncClient(trust_env=False, verify=self._tls or True)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
+        fallback = httpx.AsyncClient(trust_env=False, verify=self._tls or True, limits=limits)
+        # plain http:// itself, https:// through httpx; keep as many connections per
+        # origin as requests can be in flight at once (every endpoint may be one server)
+        self._client = HttpClient(fallback, max_idle=max(self.config.claim, 64))
         self.store.set_change_hook(Matcher(lambda: iso(self.clock())), self.wake)
         self._runner = asyncio.create_task(self._run(), name="cityfabric-notify")
 
@@ -136,8 +152,14 @@ class Delivery:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._flusher is not None:  # let the write in flight finish, then the rest
+            with contextlib.suppress(Exception):
+                await self._flusher
+        with contextlib.suppress(Exception):
+            await self._flush_pending()
         if self._client is not None:
             await self._client.aclose()
+            await self._client.fallback.aclose()
         await self._mqtt.async_close()
 
     def wake(self) -> None:
@@ -164,13 +186,14 @@ class Delivery:
         groups: dict[tuple[str, str], list[OutboxItem]] = {}
         for item in items:
             groups.setdefault((item.tenant, item.subscription_id), []).append(item)
+        if groups:
+            await self._refresh_subscriptions()
         held = Settlement()
         for key, rows in groups.items():
-            found = await self.store.get_subscription(*key)
-            if found is None:  # deleted since: nobody to notify
+            sub = await self._subscription(key)
+            if sub is None:  # deleted since: nobody to notify
                 held.dropped.extend(r.oid for r in rows)
                 continue
-            sub = codec.from_json(found[0])
             wait = self._wait_ms(key, sub)
             if wait:
                 held.defer.extend((r.oid, now + wait) for r in rows)
@@ -180,9 +203,47 @@ class Delivery:
             task = asyncio.create_task(self._deliver(key[0], sub, rows))
             self._tasks.add(task)
             task.add_done_callback(self._done)
-        if held.dropped or held.defer:
-            await self.store.settle_notifications(held)
+        if held.dropped or held.defer:  # written with the next flush of finished deliveries
+            _merge(self._pending, held)
+            self._kick_flusher()
         return len(items)
+
+    async def _refresh_subscriptions(self) -> None:
+        """Forget the parsed subscriptions if any subscription changed since they were read."""
+        version = await self.store.subscriptions_version()  # before any doc read below
+        if version != self._subs_version:
+            self._subs.clear()
+            self._subs_version = version
+
+    async def _subscription(self, key: tuple[str, str]) -> Subscription | None:
+        """The subscription as of `_subs_version` (or later), None when it is deleted."""
+        if key in self._subs:
+            return self._subs[key]
+        found = await self.store.get_subscription(*key)
+        sub = None if found is None else codec.from_json(found[0])
+        self._subs[key] = sub
+        return sub
+
+    def _kick_flusher(self) -> None:
+        """Make sure pending settlements get written: one flush at a time, batched."""
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_loop(), name="cityfabric-settle")
+
+    async def _flush_loop(self) -> None:
+        try:
+            while await self._flush_pending():
+                pass
+        except Exception:
+            log.exception("settling notifications failed (the rows come back after their lease)")
+
+    async def _flush_pending(self) -> bool:
+        """Write what is pending in one writer job; whether there was anything."""
+        done = self._pending
+        if not (done.delivered or done.retry or done.defer or done.dropped or done.statuses):
+            return False
+        self._pending = Settlement()
+        await self.store.settle_notifications(done)
+        return True
 
     def _wait_ms(self, key: tuple[str, str], sub: Subscription) -> int:
         """How long rows must wait: the endpoint is busy, or throttling holds them."""
@@ -207,7 +268,8 @@ class Delivery:
                 reason = await self._send(tenant, sub, chunk)
                 self._settle_chunk(outcome, chunk, reason)
             outcome.settlement.statuses.append(_status(tenant, sub.id, outcome, iso(self.clock())))
-            await self.store.settle_notifications(outcome.settlement)
+            _merge(self._pending, outcome.settlement)
+            self._kick_flusher()
         except Exception:
             log.exception("delivery to %s failed unexpectedly", sub.notification.endpoint.uri)
         finally:
@@ -248,14 +310,12 @@ class Delivery:
             return await self._publish(sub, body, headers, timeout)
         assert self._client is not None
         try:
-            response = await self._client.post(
-                endpoint.uri, content=body, headers=headers, timeout=timeout
-            )
-        except httpx.HTTPError as err:
-            return f"{endpoint.uri}: {type(err).__name__} {err}".strip()
-        if 200 <= response.status_code < 300:
+            status = await self._client.post(endpoint.uri, body, headers, timeout)
+        except HttpError as err:
+            return f"{endpoint.uri}: {err}"
+        if 200 <= status < 300:
             return None
-        return f"{endpoint.uri} answered HTTP {response.status_code}"
+        return f"{endpoint.uri} answered HTTP {status}"
 
     def _offer(
         self,
@@ -331,3 +391,11 @@ def _status(tenant: str, sub_id: str, out: _Outcome, now: str) -> DeliveryStatus
         last_failure=now if out.failed else None,
         failure_reason=out.reason,
     )
+
+
+def _merge(into: Settlement, more: Settlement) -> None:
+    into.delivered.extend(more.delivered)
+    into.retry.extend(more.retry)
+    into.defer.extend(more.defer)
+    into.dropped.extend(more.dropped)
+    into.statuses.extend(more.statuses)

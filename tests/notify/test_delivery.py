@@ -1,0 +1,132 @@
+"""The delivery worker's subscription cache and batched settlement, through the app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cityfabric.app import create_app
+from cityfabric.config import Settings
+from cityfabric.store.base import Settlement
+from tests.api.test_entities import B
+from tests.api.test_notifications import SL, lamp, set_state, settled, status, subscribe, write
+from tests.conftest import SDM_CONTEXTS
+from tests.notify.fakeclock import FakeClock, use_clock
+from tests.notify.receiver import Receiver, receiver
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS)
+    with TestClient(create_app(settings), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def rec() -> Iterator[Receiver]:
+    with receiver() as r:
+        yield r
+
+
+class Counting:
+    """Wraps one async store method on the instance and counts its calls."""
+
+    def __init__(self, store: Any, name: str) -> None:
+        self.calls: list[Any] = []
+        inner = getattr(store, name)
+
+        async def wrapper(*args: Any) -> Any:
+            self.calls.append(args)
+            return await inner(*args)
+
+        setattr(store, name, wrapper)
+
+
+def test_subscriptions_are_parsed_once_until_one_changes(client: TestClient, rec: Receiver) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    reads = Counting(store, "get_subscription")
+    sub = subscribe(client, rec.url)
+    write(client, lamp("on"))
+    rec.wait(lambda got: len(got) == 1)
+    first = len(reads.calls)
+    for state in ("off", "dim", "on"):
+        set_state(client, state)
+        time.sleep(0.05)
+    rec.wait(lambda got: sum(len(r.body["data"]) for r in got) == 4)
+    assert len(reads.calls) == first  # served from the cache
+    with receiver() as other:
+        r = client.patch(
+            f"{B}/subscriptions/{sub}",
+            json={"notification": {"endpoint": {"uri": other.url}}},
+            headers=SL,
+        )
+        assert r.status_code == 204, r.text
+        set_state(client, "off")
+        got = other.wait(lambda got: len(got) == 1)
+        assert got[0].body["data"][0]["powerState"]["value"] == "off"
+    assert len(reads.calls) > first
+    r = client.delete(f"{B}/subscriptions/{sub}")
+    assert r.status_code == 204
+    set_state(client, "on")  # no subscription left: nothing queued, nothing sent
+    time.sleep(0.2)
+    assert sum(len(r.body["data"]) for r in rec.got) == 4
+
+
+def test_settlements_are_batched_and_rows_removed_after_delivery(
+    client: TestClient, rec: Receiver
+) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    settles = Counting(store, "settle_notifications")
+    subs = [subscribe(client, f"{rec.url}/{i}") for i in range(30)]
+    write(client, lamp("on"))
+    rec.wait(lambda got: len(got) == 30)
+    settled(client)
+    assert 1 <= len(settles.calls) < 30
+    total = Settlement()
+    for (done,) in settles.calls:
+        total.delivered.extend(done.delivered)
+        total.statuses.extend(done.statuses)
+    assert len(total.delivered) == 30
+    assert sorted(s.subscription_id for s in total.statuses) == sorted(subs)
+    for sub in subs:
+        assert status(client, sub)["notification"]["timesSent"] == 1
+
+
+def test_a_lost_settlement_only_causes_a_redelivery(tmp_path: Path, rec: Receiver) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, notification_timeout=1.0
+    )
+    app = create_app(settings)
+    clock = FakeClock()
+    use_clock(app, clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        store = client.app.state.store  # type: ignore[attr-defined]
+        delivery = client.app.state.delivery  # type: ignore[attr-defined]
+        real = store.settle_notifications
+        lost: list[Settlement] = []
+
+        async def crash_once(done: Settlement) -> None:
+            if done.delivered and not lost:
+                lost.append(done)
+                raise RuntimeError("the process died before the flush")
+            await real(done)
+
+        store.settle_notifications = crash_once
+        sub = subscribe(client, rec.url)
+        write(client, lamp("on"))
+        rec.wait(lambda got: len(got) == 1)
+        time.sleep(0.3)
+        assert lost
+        # still queued:
+        assert client.portal.call(store.pending_notifications) == 1  # type: ignore[union-attr]
+        clock.advance(delivery.config.lease_ms / 1000 + 1)  # the lease runs out
+        delivery.wake()
+        got = rec.wait(lambda got: len(got) == 2)
+        assert got[0].body["data"] == got[1].body["data"]  # the same entity, again
+        settled(client)
+        assert status(client, sub)["notification"]["timesSent"] == 1
