@@ -3,7 +3,6 @@
     .venv/bin/python bench/notify.py                  # full: 3 runs + variant, ~7 min
     .venv/bin/python bench/notify.py --quick          # smoke: 1 run, short phases, ~1 min
     PATH=/path/to/py-spy/dir:$PATH .venv/bin/python bench/notify.py --profile /tmp/notify-prof
-    .venv/bin/python bench/notify.py --patch regex,sniffio --output bench/results/notify-X.json
 
 Targets:
 * with 1,000 active subscriptions and 5,000 entity updates/s by batch upsert,
@@ -55,10 +54,6 @@ With --profile DIR, one extra uncounted paced run under `py-spy record --format 
 (py-spy found on PATH or beside the Python executable); DIR/notify.summary.txt has the
 top frames.
 
-Experiments: `--patch regex,sniffio` starts the server with in-process patches
-(bench/notify_patches.py) that size proposed fixes before they are made in src/; such
-results are reported apart from the plain ones.
-
 Results: bench/results/notify-<timestamp>.json (every run, every figure).
 """
 
@@ -84,7 +79,6 @@ from typing import Any
 
 import httpx
 import notify_load as load
-import notify_patches
 import orjson
 import psutil
 import run as base
@@ -206,25 +200,9 @@ class Cpu:
 
 
 @contextlib.contextmanager
-def server_for(tmp: Path, name: str, args: argparse.Namespace) -> Iterator[base.Server]:
-    """`cityfabric run` (bench/run.py), with the --patch experiments applied if any."""
-    name = f"{name}-{next(_SERVERS)}"  # a fresh data dir each time
-    if not args.patch:
-        with base.running_server(tmp, name) as server:
-            yield server
-        return
-    site = notify_patches.site_dir(tmp, args.patch)
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), saved) if p)
-    try:
-        stack = contextlib.ExitStack()
-        server = stack.enter_context(base.running_server(tmp, name))
-    finally:
-        if saved is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = saved
-    with stack:
+def server_for(tmp: Path, name: str) -> Iterator[base.Server]:
+    """`cityfabric run` (bench/run.py) with a fresh data dir."""
+    with base.running_server(tmp, f"{name}-{next(_SERVERS)}") as server:
         yield server
 
 
@@ -321,7 +299,7 @@ def write_throughput(
 ) -> dict[str, Any]:
     """Unpaced upserts (batches of 1,000, 3 connections) with 0 or 1,000 subscriptions."""
     name = "flood-subs" if subs else "flood-none"
-    with server_for(tmp, name, args) as server:
+    with server_for(tmp, name) as server:
         seed(server, args.layout)
         if subs:
             subscribe(server, receiver, args.layout, args.endpoints)
@@ -356,7 +334,7 @@ def notifications(
     profiler: base.Profiler | None = None,
 ) -> dict[str, Any]:
     """Paced upserts at --rate with the 1,000 subscriptions; delivery rate and latency."""
-    with server_for(tmp, f"notify-{layout}", args) as server:
+    with server_for(tmp, f"notify-{layout}") as server:
         seed(server, layout)
         sub_s = subscribe(server, receiver, layout, args.endpoints)
         opts = {"layout": layout, "rate": args.rate, "batch": args.batch, "connections": 4}
@@ -574,12 +552,6 @@ def main() -> None:
     parser.add_argument("--drain-limit", type=float, default=30.0, help="s to wait after load")
     parser.add_argument("--layout", choices=("types", "one-type"), default="types")
     parser.add_argument("--no-variant", dest="variant", action="store_false")
-    parser.add_argument(
-        "--patch",
-        type=lambda text: [p for p in text.split(",") if p],
-        default=[],
-        help=f"experiment: patch the server ({', '.join(notify_patches.PATCHES)})",
-    )
     parser.add_argument("--profile", type=Path, help="py-spy output directory")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()

@@ -4,9 +4,9 @@ Runs on the store's writer thread, inside the transaction of the changes (see
 `store.base.ChangeHook`), so its matches are queued atomically with them. Parsed
 subscriptions are cached per tenant and reloaded when `subscriptions_version` moves.
 
-A change is matched through an index, never by scanning every subscription: entity
-type IRI -> bucket (plus a bucket for subscriptions without entity selectors), and in
-each bucket watched attribute IRI -> subscriptions (plus those watching any).
+A change is matched through an index (`index.py`), never by scanning every
+subscription: by entity type, then entity id or idPattern prefix, then watched
+attribute; the index also checks the selector's type expression and idPattern.
 
 Semantics (clause 5.2.12):
 - creation (no doc before) fires entityCreated, and attributeCreated for every
@@ -26,68 +26,18 @@ Semantics (clause 5.2.12):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
 from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.model import EntityDoc
-from cityfabric.ngsild.query import TypeAnd, TypeExpr, TypeName
-from cityfabric.ngsild.regex import compile_regex
 from cityfabric.notify import codec
 from cityfabric.notify.changes import Changes, Previous, dataset_changes, previous_values
-from cityfabric.notify.model import EntitySelector, Subscription, Trigger, watched
+from cityfabric.notify.index import Index
+from cityfabric.notify.model import Subscription, Trigger
 from cityfabric.notify.payload import Match
 from cityfabric.store.base import Change, ChangeProbe, EntityQuery, OutboxRow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Bucket:
-    """Subscriptions by watched attribute IRI, and those watching every attribute."""
-
-    by_attr: dict[str, list[Subscription]] = field(default_factory=dict)
-    any_attr: list[Subscription] = field(default_factory=list)
-
-    def add(self, sub: Subscription, attrs: frozenset[str] | None) -> None:
-        if attrs is None:
-            self.any_attr.append(sub)
-        for attr in attrs or ():
-            self.by_attr.setdefault(attr, []).append(sub)
-
-    def candidates(self, changed: Iterable[str], out: dict[str, Subscription]) -> None:
-        for sub in self.any_attr:
-            out[sub.id] = sub
-        for attr in changed:
-            for sub in self.by_attr.get(attr, ()):
-                out[sub.id] = sub
-
-
-@dataclass
-class Index:
-    """One tenant's matchable subscriptions."""
-
-    by_type: dict[str, Bucket] = field(default_factory=dict)
-    any_type: Bucket = field(default_factory=Bucket)
-    size: int = 0
-
-    def add(self, sub: Subscription) -> None:
-        types, attrs = watched(sub)
-        self.size += 1
-        if types is None:
-            self.any_type.add(sub, attrs)
-        for t in types or ():
-            self.by_type.setdefault(t, Bucket()).add(sub, attrs)
-
-    def candidates(self, types: Iterable[str], changed: Iterable[str]) -> list[Subscription]:
-        names = tuple(changed)
-        out: dict[str, Subscription] = {}
-        self.any_type.candidates(names, out)
-        for t in types:
-            bucket = self.by_type.get(t)
-            if bucket is not None:
-                bucket.candidates(names, out)
-        return list(out.values())
 
 
 def matchable(sub: Subscription) -> bool:
@@ -160,10 +110,8 @@ def match_change(
     changed = set().union(*changes.values())
     per_dataset: dict[tuple[str, ...], Changes] = {}
     out: list[tuple[Subscription, Match]] = []
-    for sub in index.candidates(_types(doc), changed):
+    for sub in index.candidates(doc["id"], _types(doc), changed):
         if not sub.is_active or (sub.expires_at is not None and sub.expires_at <= now):
-            continue
-        if sub.entities and not any(selects(s, doc) for s in sub.entities):
             continue
         seen = changes
         if sub.dataset_ids is not None:
@@ -233,25 +181,6 @@ _PER_ATTRIBUTE: tuple[tuple[Trigger, str], ...] = (
     ("attributeUpdated", "updated"),
     ("attributeDeleted", "deleted"),
 )
-
-
-def selects(sel: EntitySelector, doc: EntityDoc) -> bool:
-    """Whether one `entities` member selects the entity (type expression, id, idPattern)."""
-    if not type_matches(sel.types, frozenset(_types(doc))):
-        return False
-    if sel.id is not None:
-        return bool(doc["id"] == sel.id)
-    if sel.id_pattern is not None:
-        return compile_regex(sel.id_pattern).search(doc["id"]) is not None
-    return True
-
-
-def type_matches(expr: TypeExpr, types: frozenset[str]) -> bool:
-    """Evaluate an expanded type expression on an entity's type IRIs."""
-    if isinstance(expr, TypeName):
-        return expr.name in types
-    results = (type_matches(t, types) for t in expr.terms)
-    return all(results) if isinstance(expr, TypeAnd) else any(results)
 
 
 def _types(doc: EntityDoc) -> tuple[str, ...]:
