@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from cityfabric.app import create_app
 from cityfabric.config import Settings
+from tests.postgres import Cluster, running_cluster
 
 # the anomaly worker runs in the background only where a test turns it on (tests/analytics):
 # live servers (settings from the environment) and the `settings` fixture start with it off
@@ -28,6 +29,29 @@ LINK_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+jso
 
 def link(url: str) -> dict[str, str]:
     return {"Link": f"<{url}>; {LINK_REL}"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("sqlite", "postgresql", "both"),
+        default="both",
+        help="the store engine(s) the engine-neutral store tests run against (default: both)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that take `engine` run once per engine chosen with --store."""
+    if "engine" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("--store")
+        metafunc.parametrize("engine", ["sqlite", "postgresql"] if choice == "both" else [choice])
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL + PostGIS cluster for the session (see tests/postgres.py)."""
+    with running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(autouse=True)

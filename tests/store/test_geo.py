@@ -1,11 +1,9 @@
-"""SqliteStore geo-queries: R*Tree pre-filter plus exact predicate, checked by brute force."""
+"""Geo-queries on every engine: index pre-filter plus exact predicate, checked by brute force."""
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from cityfabric.ngsild.geo import GeoQuery
 from cityfabric.ngsild.model import LOCATION, EntityDoc
 from cityfabric.ngsild.query import AttrPath, Comparison
 from cityfabric.store.base import EntityQuery
-from cityfabric.store.sqlite import SqliteStore
+from tests.store.conftest import AnyStore
 
 AREA = "https://example.org/serviceArea"
 CENTRE = (-3.70, 40.42)
@@ -100,12 +98,9 @@ def docs() -> list[EntityDoc]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, docs: list[EntityDoc]) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "db.sqlite")
-    await s.open()
-    await s.apply("", [(d["id"], lambda _, d=d: d) for d in docs])
-    yield s
-    await s.close()
+async def store(store: AnyStore, docs: list[EntityDoc]) -> AnyStore:
+    await store.apply("", [(d["id"], lambda _, d=d: d) for d in docs])
+    return store
 
 
 def random_queries(seed: int) -> list[GeoQuery]:
@@ -127,7 +122,7 @@ def random_queries(seed: int) -> list[GeoQuery]:
     return queries
 
 
-async def test_geo_matches_brute_force(store: SqliteStore, docs: list[EntityDoc]) -> None:
+async def test_geo_matches_brute_force(store: AnyStore, docs: list[EntityDoc]) -> None:
     for q in random_queries(seed=7):
         page = await store.query("", EntityQuery(geo=q, limit=1000, count=True))
         expected = [d["id"] for d in docs if brute(d, q)]
@@ -135,7 +130,7 @@ async def test_geo_matches_brute_force(store: SqliteStore, docs: list[EntityDoc]
         assert page.count == len(expected)
 
 
-async def test_geo_paging_and_count_are_exact(store: SqliteStore, docs: list[EntityDoc]) -> None:
+async def test_geo_paging_and_count_are_exact(store: AnyStore, docs: list[EntityDoc]) -> None:
     q = GeoQuery("near", point(*CENTRE), max_distance=1500.0)
     expected = [d["id"] for d in docs if brute(d, q)]
     assert len(expected) > 20
@@ -147,9 +142,7 @@ async def test_geo_paging_and_count_are_exact(store: SqliteStore, docs: list[Ent
     assert got == expected
 
 
-async def test_geo_with_q_and_index_follows_updates(
-    store: SqliteStore, docs: list[EntityDoc]
-) -> None:
+async def test_geo_with_q_and_index_follows_updates(store: AnyStore, docs: list[EntityDoc]) -> None:
     q = GeoQuery("near", point(*CENTRE), max_distance=100.0)
     even = Comparison(AttrPath("https://example.org/n"), "<", 150)
     before = await store.query("", EntityQuery(geo=q, q=even, limit=1000))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.ngsild.query import AttrPath, Comparison, Literal
 from cityfabric.store.base import EntityQuery
-from cityfabric.store.sqlite import SqliteStore
+from tests.store.conftest import AnyStore
 
 X = "https://example.org/x"
 OPS = ["==", "!=", ">", ">=", "<", "<="]
@@ -78,17 +76,14 @@ def make_docs(rng: random.Random) -> list[EntityDoc]:
 
 
 @pytest.fixture
-async def loaded(tmp_path: Path) -> AsyncIterator[tuple[SqliteStore, list[EntityDoc]]]:
+async def loaded(store: AnyStore) -> tuple[AnyStore, list[EntityDoc]]:
     docs = make_docs(random.Random(5))
-    store = SqliteStore(tmp_path / "db.sqlite")
-    await store.open()
     await store.apply("", [(d["id"], lambda _, d=d: d) for d in docs])
-    yield store, docs
-    await store.close()
+    return store, docs
 
 
 async def test_random_comparisons_match_reference(
-    loaded: tuple[SqliteStore, list[EntityDoc]],
+    loaded: tuple[AnyStore, list[EntityDoc]],
 ) -> None:
     store, docs = loaded
     rng = random.Random(11)

@@ -1,9 +1,7 @@
-"""SqliteStore.query: q, type expressions, attrs, ids, idPattern and scopeQ, all in SQL."""
+"""Store.query on every engine: q, type expressions, attrs, ids, idPattern and scopeQ, in SQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +29,7 @@ from cityfabric.ngsild.query import (
     ValueList,
 )
 from cityfabric.store.base import EntityQuery
-from cityfabric.store.sqlite import SqliteStore
+from tests.store.conftest import AnyStore
 
 V = "https://example.org/v#"  # attribute IRIs with '#', '/', ':' and '.' in them
 T1, T2, T3 = "https://ex.org/types/A.1", "https://ex.org/types/B", "https://ex.org/types/C"
@@ -100,15 +98,12 @@ DOCS: list[EntityDoc] = [
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "db.sqlite")
-    await s.open()
-    await s.apply("", [(d["id"], lambda _, d=d: d) for d in DOCS])
-    yield s
-    await s.close()
+async def store(store: AnyStore) -> AnyStore:
+    await store.apply("", [(d["id"], lambda _, d=d: d) for d in DOCS])
+    return store
 
 
-async def ids(store: SqliteStore, **kw: Any) -> list[str]:
+async def ids(store: AnyStore, **kw: Any) -> list[str]:
     page = await store.query("", EntityQuery(limit=100, count=True, **kw))
     found = [d["id"] for d in page.docs]
     assert page.count == len(found)
@@ -191,11 +186,11 @@ Q_CASES: list[tuple[str, QExpr, list[str]]] = [
 
 
 @pytest.mark.parametrize(("name", "q", "expected"), Q_CASES, ids=[c[0] for c in Q_CASES])
-async def test_q(store: SqliteStore, name: str, q: QExpr, expected: list[str]) -> None:
+async def test_q(store: AnyStore, name: str, q: QExpr, expected: list[str]) -> None:
     assert await ids(store, q=q) == expected
 
 
-async def test_bad_regex_and_datetime_are_bad_request(store: SqliteStore) -> None:
+async def test_bad_regex_and_datetime_are_bad_request(store: AnyStore) -> None:
     with pytest.raises(BadRequestData):
         await ids(store, q=cmp("name", "~=", "("))
     with pytest.raises(BadRequestData):
@@ -204,7 +199,7 @@ async def test_bad_regex_and_datetime_are_bad_request(store: SqliteStore) -> Non
         await ids(store, q=cmp("when", ">", DateTimeLit("yesterday", "dateTime")))
 
 
-async def test_user_text_is_never_sql(store: SqliteStore) -> None:
+async def test_user_text_is_never_sql(store: AnyStore) -> None:
     evil = "x') OR 1=1 --"
     assert await ids(store, q=cmp("name", "==", evil)) == []
     assert await ids(store, attrs=(evil,)) == []
@@ -223,11 +218,11 @@ TYPE_CASES: list[tuple[TypeExpr, list[str]]] = [
 
 
 @pytest.mark.parametrize(("types", "expected"), TYPE_CASES)
-async def test_types(store: SqliteStore, types: TypeExpr, expected: list[str]) -> None:
+async def test_types(store: AnyStore, types: TypeExpr, expected: list[str]) -> None:
     assert await ids(store, types=types) == expected
 
 
-async def test_attrs_ids_and_pattern(store: SqliteStore) -> None:
+async def test_attrs_ids_and_pattern(store: AnyStore) -> None:
     assert await ids(store, attrs=(V + "list",)) == ["urn:e:1", "urn:f:3"]
     assert await ids(store, attrs=(V + "list", V + "name")) == ["urn:e:1", "urn:e:2", "urn:f:3"]
     assert await ids(store, ids=("urn:g:4", "urn:e:2", "urn:none")) == ["urn:e:2", "urn:g:4"]
@@ -250,5 +245,5 @@ SCOPE_CASES: list[tuple[ScopeExpr, list[str]]] = [
 
 
 @pytest.mark.parametrize(("scope", "expected"), SCOPE_CASES)
-async def test_scope_q(store: SqliteStore, scope: ScopeExpr, expected: list[str]) -> None:
+async def test_scope_q(store: AnyStore, scope: ScopeExpr, expected: list[str]) -> None:
     assert await ids(store, scope_q=scope) == expected

@@ -1,10 +1,11 @@
-"""SqliteStore: writes through apply, group commit, paging, tenants, summaries, durability."""
+"""Every engine: writes through apply, no lost updates, paging, tenants, summaries, durability.
+
+SQLite-only behaviour (group commit, reader threads) is in test_sqlite_store.py."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from cityfabric.ngsild.errors import AlreadyExists, InternalError, ResourceNotFo
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.ngsild.query import TypeName
 from cityfabric.store.base import EntityQuery, Mutation
+from cityfabric.store.postgres import PostgresStore
 from cityfabric.store.sqlite import SqliteStore
+from tests.store.conftest import AnyStore, make_store
 
 T = "https://example.org/T"
 U = "https://example.org/U"
@@ -54,15 +57,7 @@ def bump(current: EntityDoc | None) -> EntityDoc | None:
     return {**current, "attrs": {A: [{"type": "Property", "value": n + 1}]}}
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "db.sqlite")
-    await s.open()
-    yield s
-    await s.close()
-
-
-async def test_create_get_update_delete(store: SqliteStore) -> None:
+async def test_create_get_update_delete(store: AnyStore) -> None:
     [r] = await store.apply("", [("urn:1", create(doc("urn:1", a=1)))])
     assert r.ok and r.before is None and r.after == doc("urn:1", a=1)
     assert await store.get("", "urn:1") == doc("urn:1", a=1)
@@ -77,7 +72,7 @@ async def test_create_get_update_delete(store: SqliteStore) -> None:
     assert isinstance(r.error, ResourceNotFound)
 
 
-async def test_ops_on_one_id_see_each_other(store: SqliteStore) -> None:
+async def test_ops_on_one_id_see_each_other(store: AnyStore) -> None:
     calls: list[str] = []
 
     def counted(m: Mutation) -> Mutation:
@@ -104,7 +99,7 @@ async def test_ops_on_one_id_see_each_other(store: SqliteStore) -> None:
 
 
 async def test_unexpected_mutation_error_is_internal_error_for_that_op(
-    store: SqliteStore,
+    store: AnyStore,
 ) -> None:
     def broken(current: EntityDoc | None) -> EntityDoc | None:
         raise KeyError("oops")
@@ -118,7 +113,7 @@ async def test_unexpected_mutation_error_is_internal_error_for_that_op(
     assert await store.get("", "urn:1") is None and await store.get("", "urn:3") is None
 
 
-async def test_delete_and_recreate_in_one_apply_moves_to_the_end(store: SqliteStore) -> None:
+async def test_delete_and_recreate_in_one_apply_moves_to_the_end(store: AnyStore) -> None:
     await store.apply("", [(f"urn:{i}", create(doc(f"urn:{i}"))) for i in range(3)])
     await store.apply("", [("urn:0", delete), ("urn:0", create(doc("urn:0", (U,))))])
     page = await store.query("", EntityQuery())
@@ -129,7 +124,7 @@ async def test_delete_and_recreate_in_one_apply_moves_to_the_end(store: SqliteSt
     assert (await store.query("", EntityQuery(types=TypeName(T)))).docs[-1]["id"] == "urn:2"
 
 
-async def test_update_keeps_creation_order_and_types_follow(store: SqliteStore) -> None:
+async def test_update_keeps_creation_order_and_types_follow(store: AnyStore) -> None:
     await store.apply("", [(f"urn:{i}", create(doc(f"urn:{i}"))) for i in range(5)])
     await store.apply("", [("urn:1", put(doc("urn:1", (U,), a=5)))])
     page = await store.query("", EntityQuery(limit=10, count=True))
@@ -141,30 +136,7 @@ async def test_update_keeps_creation_order_and_types_follow(store: SqliteStore) 
     assert only_t.count == 4
 
 
-async def test_group_commit_groups_concurrent_applies(store: SqliteStore) -> None:
-    before = store.commits
-    results = await asyncio.gather(
-        *(store.apply("", [(f"urn:{i}", create(doc(f"urn:{i}")))]) for i in range(50))
-    )
-    assert all(r.ok for [r] in results)
-    assert store.commits - before < 50
-    assert (await store.query("", EntityQuery(count=True, limit=0))).count == 50
-
-
-async def test_max_group_bounds_a_transaction(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite", max_group=10)
-    await store.open()
-    try:
-        jobs = [
-            store.apply("", [(f"urn:{i}:{j}", put(doc("x"))) for j in range(5)]) for i in range(20)
-        ]
-        await asyncio.gather(*jobs)
-        assert store.commits >= 10
-    finally:
-        await store.close()
-
-
-async def test_paging_and_count(store: SqliteStore) -> None:
+async def test_paging_and_count(store: AnyStore) -> None:
     await store.apply("", [(f"urn:{i:03}", create(doc(f"urn:{i:03}", a=i))) for i in range(25)])
     seen: list[str] = []
     for offset in range(0, 30, 7):
@@ -175,7 +147,7 @@ async def test_paging_and_count(store: SqliteStore) -> None:
     assert (await store.query("", EntityQuery())).count is None
 
 
-async def test_tenants_are_isolated(store: SqliteStore) -> None:
+async def test_tenants_are_isolated(store: AnyStore) -> None:
     assert await store.tenant_exists("")
     assert not await store.tenant_exists("acme")
     await store.apply("acme", [("urn:1", create(doc("urn:1", a=1)))])
@@ -192,7 +164,7 @@ async def test_tenants_are_isolated(store: SqliteStore) -> None:
     assert (await store.query("acme", EntityQuery(types=TypeName(T)))).docs == [doc("urn:1", a=1)]
 
 
-async def test_summaries(store: SqliteStore) -> None:
+async def test_summaries(store: AnyStore) -> None:
     rel = {"type": "Relationship", "object": "urn:x"}
     d1 = doc("urn:1", (T,), a=1)
     d2 = {**doc("urn:2", (T, U), a=2), "attrs": {A: [{"type": "Property", "value": 1}], B: [rel]}}
@@ -214,14 +186,36 @@ async def test_summaries(store: SqliteStore) -> None:
     assert await store.type_summaries("nobody") == []
 
 
-async def test_durable_across_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
-    first = SqliteStore(path)
+async def test_concurrent_bumps_of_one_entity_lose_nothing(store: AnyStore) -> None:
+    await store.apply("", [("urn:n", create(doc("urn:n", a=0)))])
+    results = await asyncio.gather(*(store.apply("", [("urn:n", bump)]) for _ in range(40)))
+    assert all(r.ok for [r] in results)
+    assert await store.get("", "urn:n") == doc("urn:n", a=40)
+    befores = sorted(r.before["attrs"][A][0]["value"] for [r] in results if r.before)
+    assert befores == list(range(40))  # each bump saw the one before it
+
+
+async def test_concurrent_creates_of_one_id_make_one(store: AnyStore) -> None:
+    results = await asyncio.gather(
+        *(store.apply("", [("urn:c", create(doc("urn:c", a=i)))]) for i in range(10))
+    )
+    assert sum(r.ok for [r] in results) == 1
+    assert all(isinstance(r.error, AlreadyExists) for [r] in results if not r.ok)
+
+
+async def test_durable_across_reopen(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    first = make_store(engine, tmp_path, request)
     await first.open()
     await first.apply("t1", [(f"urn:{i}", create(doc(f"urn:{i}", a=i))) for i in range(10)])
     await first.close()
-    second = SqliteStore(path, synchronous="FULL")
-    await second.open()
+    second = (
+        SqliteStore(first.path, synchronous="FULL")
+        if isinstance(first, SqliteStore)
+        else PostgresStore(first.url)
+    )
+    await second.open()  # migrations already applied: a no-op
     try:
         assert await second.tenants() == ["t1"]
         assert await second.get("t1", "urn:7") == doc("urn:7", a=7)
@@ -233,9 +227,11 @@ async def test_durable_across_reopen(tmp_path: Path) -> None:
         await second.close()
 
 
-async def test_close_leaves_no_threads_and_rejects_use(tmp_path: Path) -> None:
+async def test_close_leaves_no_threads_and_rejects_use(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     before = set(threading.enumerate())
-    store = SqliteStore(tmp_path / "db.sqlite", readers=3)
+    store = make_store(engine, tmp_path, request)
     await store.open()
     await asyncio.gather(*(store.get("", f"urn:{i}") for i in range(20)))
     await store.apply("", [("urn:1", create(doc("urn:1")))])

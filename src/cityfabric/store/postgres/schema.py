@@ -1,0 +1,106 @@
+"""The PostgreSQL schema as ordered, versioned migration steps, recorded in `schema_version`.
+
+tenants(tid, name)                  one row per tenant ("" is the default)
+entities(tid, id, rid, types, doc)  one JSONB doc per entity (expanded form, the same doc
+                                    as the SQLite engine keeps); rid = creation order;
+                                    types: the type IRIs, GIN-indexed for type queries
+entity_geo(tid, rid, attr, box)     the bounding box of every GeoProperty instance, in a
+                                    GiST index: the geo pre-filter
+
+`cf_values` and `cf_ts` are the SQL functions the compiled q language calls (`pgq.py`).
+Steps run in one transaction each, under an advisory lock, so several processes starting
+at once apply each step exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import psycopg
+
+MIGRATION_LOCK: Final = 0x63667374  # pg_advisory_xact_lock key ("cfst")
+
+MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
+    (
+        1,
+        "entities",
+        """
+        CREATE EXTENSION IF NOT EXISTS postgis;
+        CREATE TABLE tenants (tid serial PRIMARY KEY, name text NOT NULL UNIQUE);
+        CREATE SEQUENCE entity_rid;
+        CREATE TABLE entities (
+            tid integer NOT NULL REFERENCES tenants,
+            id text NOT NULL,
+            rid bigint NOT NULL DEFAULT nextval('entity_rid'),
+            types text[] NOT NULL,
+            doc jsonb NOT NULL,
+            PRIMARY KEY (tid, id)
+        );
+        -- a tenant's rows in creation order: ORDER BY rid LIMIT n stops early
+        CREATE UNIQUE INDEX entities_order ON entities (tid, rid);
+        CREATE INDEX entities_types ON entities USING gin (types);
+        CREATE TABLE entity_geo (
+            tid integer NOT NULL,
+            rid bigint NOT NULL,
+            attr text NOT NULL,
+            box geometry NOT NULL
+        );
+        CREATE INDEX entity_geo_box ON entity_geo USING gist (box);
+        CREATE INDEX entity_geo_rid ON entity_geo (rid);
+
+        -- the candidate values of a q value node (see qsql.py for the SQLite twin): the
+        -- node itself when scalar, its elements when an array, the @value of a typed
+        -- literal, and every value of a languageMap when `lang`
+        CREATE FUNCTION cf_values(node jsonb, lang boolean) RETURNS SETOF jsonb
+        LANGUAGE sql IMMUTABLE AS $$
+            SELECT CASE WHEN jsonb_typeof(v) = 'object' THEN v -> '@value' ELSE v END
+            FROM (
+                SELECT node AS v WHERE jsonb_typeof(node) NOT IN ('array', 'object')
+                UNION ALL
+                SELECT x FROM jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(node) = 'array' THEN node ELSE '[]' END) AS x
+                UNION ALL
+                SELECT node -> '@value' WHERE jsonb_typeof(node) = 'object' AND node ? '@value'
+                UNION ALL
+                SELECT x.value FROM jsonb_each(
+                    CASE WHEN lang AND jsonb_typeof(node) = 'object' THEN node ELSE '{}' END
+                ) AS x
+            ) AS s
+        $$;
+
+        -- an ISO 8601 date, time or dateTime as sortable UTC text (funcs.normalize_instant)
+        CREATE FUNCTION cf_ts(value text, kind text) RETURNS text
+        LANGUAGE plpgsql IMMUTABLE SET timezone = 'UTC' AS $$
+        BEGIN
+            IF kind = 'time' THEN
+                RETURN to_char(('2000-01-01 ' || value)::timestamptz, 'HH24:MI:SS.US');
+            END IF;
+            RETURN to_char(value::timestamptz, 'YYYY-MM-DD"T"HH24:MI:SS.US');
+        EXCEPTION WHEN others THEN
+            RETURN NULL;
+        END
+        $$;
+        """,
+    ),
+)
+
+
+def migrate(conn: psycopg.Connection[object]) -> list[str]:
+    """Apply the steps not applied yet, each in its own transaction; return their names."""
+    applied: list[str] = []
+    for version, name, script in MIGRATIONS:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY,"
+                " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur = conn.execute("SELECT 1 FROM schema_version WHERE version = %s", (version,))
+            if cur.fetchone() is not None:
+                continue
+            conn.execute(script.encode())
+            conn.execute(
+                "INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, name)
+            )
+            applied.append(f"{version:04d}_{name}")
+    return applied
