@@ -26,6 +26,8 @@ from cityfabric.api import (
     retention,
     subscriptions,
     temporal,
+    tenants,
+    ui,
 )
 from cityfabric.api.direct import direct_routes
 from cityfabric.config import Settings, from_env
@@ -51,6 +53,8 @@ ROUTERS = (
     devices,
     health,
     forecasts,
+    tenants,
+    ui,
 )
 
 

@@ -53,6 +53,8 @@ class Settings:
     anomaly_warmup: int = 96
     anomaly_settle: float = 2.0
     anomaly_max_instances: int = 10_000
+    ui_dir: Path | None = None  # the built dashboard; None: the package's ui_dist
+    ui_tile_url: str | None = None  # a raster tile URL template under the dashboard's map
 
     def __post_init__(self) -> None:
         parse_watch(self.anomaly_watch)  # raises ValueError naming a bad entry
