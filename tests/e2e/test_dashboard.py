@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright import sync_api
 
 from tests.conftest import ROOT
 from tests.e2e.server import Server, running_server
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,8 +32,7 @@ LAUNCH_ARGS = [
 # a small demo city keeps the suite fast; docs/benchmarks.md measures the scale-1 city
 DEMO = ("--demo", "--demo-scale", "0.3", "--demo-backfill", "0.05")
 
-if not (ROOT / "src" / "cityfabric" / "ui_dist" / "index.html").is_file():
-    pytest.skip("the dashboard is not built: run `make install`", allow_module_level=True)
+BUILT = ROOT / "src" / "cityfabric" / "ui_dist" / "index.html"
 
 
 def _wait_for_demo(server: Server) -> None:
@@ -47,6 +45,7 @@ def _wait_for_demo(server: Server) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    assert BUILT.is_file(), "the dashboard is not built: run `make install`"
     with running_server(tmp_path_factory.mktemp("dashboard") / "data", extra=DEMO) as s:
         _wait_for_demo(s)
         yield s
@@ -55,8 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture
 def page(server: Server) -> Iterator[Any]:
     """A fresh browser per test: Playwright's threads must not outlive a test."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    assert CHROMIUM.exists(), "Debian's chromium is missing (.ci/run installs it)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
