@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from cityfabric.store.postgres import PostgresStore
@@ -29,3 +31,12 @@ async def store(
     await s.open()
     yield s
     await s.close()
+
+
+def raw_rows(store: AnyStore, sql: str) -> list[tuple[object, ...]]:
+    """Rows of a plain SQL query (valid in both dialects) on the store's own database."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as conn:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]
+    with psycopg.connect(store.url) as conn:
+        return [tuple(row) for row in conn.execute(sql.encode()).fetchall()]

@@ -6,6 +6,10 @@ entities(tid, id, rid, types, doc)  one JSONB doc per entity (expanded form, the
                                     types: the type IRIs, GIN-indexed for type queries
 entity_geo(tid, rid, attr, box)     the bounding box of every GeoProperty instance, in a
                                     GiST index: the geo pre-filter
+hist_entities, hist_series, hist, hist_hourly, hist_daily, hist_retention, hist_changes
+                                    history as in the SQLite schema (`store/sqlite/schema.py`),
+                                    with `hist` partitioned by month on ts (`partitions.py`)
+                                    and `num` numeric
 
 `cf_values` and `cf_ts` are the SQL functions the compiled q language calls (`pgq.py`).
 Steps run in one transaction each, under an advisory lock, so several processes starting
@@ -80,6 +84,63 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
             RETURN NULL;
         END
         $$;
+        """,
+    ),
+    (
+        2,
+        "history",
+        """
+        CREATE TABLE hist_entities (
+            heid bigserial PRIMARY KEY,
+            tid integer NOT NULL,
+            id text NOT NULL,
+            types text[] NOT NULL,
+            UNIQUE (tid, id)
+        );
+        CREATE INDEX hist_entities_types ON hist_entities USING gin (types);
+        CREATE TABLE hist_series (
+            sid bigserial PRIMARY KEY,
+            heid bigint NOT NULL,
+            attr text NOT NULL,
+            dataset text NOT NULL,
+            meta jsonb NOT NULL,
+            UNIQUE (heid, attr, dataset)
+        );
+        CREATE SEQUENCE hist_iid;
+        -- monthly range partitions on ts (UTC ms), see partitions.py
+        CREATE TABLE hist (
+            sid bigint NOT NULL,
+            ts bigint NOT NULL,
+            iid bigint NOT NULL,
+            num numeric,
+            val text,
+            dmod bigint,
+            extra text,
+            PRIMARY KEY (sid, ts, iid)
+        ) PARTITION BY RANGE (ts);
+        CREATE TABLE hist_hourly (
+            sid bigint NOT NULL, bucket bigint NOT NULL, cnt bigint NOT NULL,
+            n bigint NOT NULL, total float8 NOT NULL, squares float8 NOT NULL,
+            low numeric, high numeric,
+            PRIMARY KEY (sid, bucket)
+        );
+        CREATE TABLE hist_daily (LIKE hist_hourly INCLUDING ALL);
+        CREATE TABLE hist_retention (
+            tid integer NOT NULL,
+            type text NOT NULL,
+            raw_ms bigint NOT NULL,
+            PRIMARY KEY (tid, type)
+        );
+        CREATE TABLE hist_changes (
+            fid bigint PRIMARY KEY,
+            at bigint NOT NULL,
+            sid bigint NOT NULL,
+            lo bigint NOT NULL,
+            hi bigint NOT NULL,
+            ilo bigint NOT NULL,
+            ihi bigint NOT NULL
+        );
+        CREATE INDEX hist_changes_at ON hist_changes (at);
         """,
     ),
 )

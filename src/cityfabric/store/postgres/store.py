@@ -11,27 +11,36 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
 
-from cityfabric.ngsild.errors import InternalError
-from cityfabric.ngsild.model import EntityDoc
+from cityfabric.ngsild.errors import InternalError, ResourceNotFound
+from cityfabric.ngsild.model import EntityDoc, Instance
+from cityfabric.ngsild.temporal import parse_time
 from cityfabric.store.base import (
     DEFAULT_TENANT,
     AttributeSummary,
+    ChangePage,
+    ChangeQuery,
     EntityQuery,
+    HistoryPage,
+    HistoryQuery,
     Mutation,
     QueryPage,
     TypeSummary,
     WriteResult,
 )
-from cityfabric.store.postgres import schema, summaries
-from cityfabric.store.postgres.query import bad_regex, compile_query, geo_matches
-from cityfabric.store.postgres.write import Conn, apply_ops, tenant_id
+from cityfabric.store.postgres import feed, histread, partitions, schema, summaries
+from cityfabric.store.postgres.history import HistoryWriter
+from cityfabric.store.postgres.query import CompiledQuery, bad_regex, compile_query, geo_matches
+from cityfabric.store.postgres.write import Conn, apply_ops, lock_ids, tenant_id
+from cityfabric.store.sqlite.feed import RETENTION_MS
+from cityfabric.store.sqlite.history import prepare
 
 T = TypeVar("T")
 
@@ -39,8 +48,17 @@ T = TypeVar("T")
 class PostgresStore:
     """An NGSI-LD entity store in one PostgreSQL database (PostGIS installed or installable)."""
 
-    def __init__(self, url: str, *, connections: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connections: int = 4,
+        keep_history_on_delete: bool = False,
+        change_feed_retention_ms: int = RETENTION_MS,
+    ) -> None:
         self.url = url
+        self._keep_history = keep_history_on_delete
+        self._feed_retention_ms = change_feed_retention_ms
         self._size = connections
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -55,6 +73,7 @@ class PostgresStore:
         self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="cityfabric-pg")
         try:
             await self._run(schema.migrate)
+            await self._run(lambda c: self._in_tx(c, lambda: partitions.ahead(c, _now_ms())))
         except BaseException:
             await self.close()
             raise
@@ -100,7 +119,13 @@ class PostgresStore:
 
         def run(conn: Conn) -> list[WriteResult]:
             with conn.transaction():
-                results, _changes = apply_ops(conn, tenant, ops)
+                results, changes, tid = apply_ops(conn, tenant, ops)
+                if changes:
+                    assert tid is not None
+                    writer = self._history_writer(conn)
+                    for _, entity_id, before, after in changes:
+                        writer.record(tid, entity_id, before, after)
+                    writer.flush()
             return results
 
         return await self._run(run)
@@ -113,6 +138,109 @@ class PostgresStore:
 
     async def attribute_summaries(self, tenant: str) -> list[AttributeSummary]:
         return await self._run(lambda c: summaries.attributes(c, self._tid(c, tenant)))
+
+    # -- history (see history.py, histread.py, feed.py) ----------------------------------
+
+    async def history(self, tenant: str, query: HistoryQuery) -> HistoryPage:
+        """Entities with history, their instances or aggregates."""
+        return await self._run(lambda c: self._history(c, tenant, query))
+
+    async def add_history(
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        instances: Sequence[tuple[str, Instance]],
+        now: str,
+    ) -> bool:
+        """Append instances to an entity's history; True when it had none."""
+        rows = prepare(instances, parse_time(now, "now"))
+
+        def run(conn: Conn) -> bool:
+            lock_ids(conn, tenant, [entity_id])
+            tid = tenant_id(conn, tenant, create=True)
+            assert tid is not None
+            writer = self._history_writer(conn)
+            created = writer.add(tid, entity_id, types, rows, now)
+            writer.flush()
+            return created
+
+        return await self._write(run)
+
+    async def delete_history(
+        self, tenant: str, entity_id: str, attr: str | None = None, dataset_id: str | None = ""
+    ) -> None:
+        """Delete an entity's history, or one attribute's (one dataset, or all with None)."""
+        dataset = dataset_id if attr is not None else None
+        await self._write(
+            lambda c: self._history_writer(c).delete(
+                self._locked_tid(c, tenant, entity_id), entity_id, attr, dataset
+            )
+        )
+
+    async def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, inst: Instance, now: str
+    ) -> None:
+        await self._write(
+            lambda c: self._history_writer(c).replace_instance(
+                self._locked_tid(c, tenant, entity_id), entity_id, attr, instance_id, inst, now
+            )
+        )
+
+    async def delete_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str
+    ) -> None:
+        await self._write(
+            lambda c: self._history_writer(c).delete_instance(
+                self._locked_tid(c, tenant, entity_id), entity_id, attr, instance_id
+            )
+        )
+
+    async def set_retention(self, tenant: str, rules: dict[str, int]) -> None:
+        """Replace the tenant's raw-history retention rules (ms per type IRI, "" = others)."""
+
+        def run(conn: Conn) -> None:
+            tid = tenant_id(conn, tenant, create=True)
+            conn.execute("DELETE FROM hist_retention WHERE tid = %s", (tid,))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO hist_retention (tid, type, raw_ms) VALUES (%s, %s, %s)",
+                    [(tid, t, ms) for t, ms in rules.items()],
+                )
+
+        await self._write(run)
+
+    async def retention(self, tenant: str) -> dict[str, int]:
+        def run(conn: Conn) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT type, raw_ms FROM hist_retention WHERE tid = %s",
+                (self._tid(conn, tenant),),
+            )
+            return {str(t): int(str(ms)) for t, ms in rows}
+
+        return await self._run(run)
+
+    async def expire_history(self, now: int, default_ms: int | None = None) -> int:
+        """Delete raw instances past retention (roll-ups stay), prune the change feed, create
+        partitions ahead and drop emptied ones; how many instances were deleted."""
+
+        def run(conn: Conn) -> int:
+            feed.prune(conn, now - self._feed_retention_ms)
+            partitions.ahead(conn, max(now, _now_ms()))
+            return self._history_writer(conn).expire(now, default_ms)
+
+        return await self._write(run)
+
+    async def history_changes(self, tenant: str, query: ChangeQuery) -> ChangePage:
+        """What the change feed holds after the query's cursor (see `feed.py`)."""
+
+        def run(conn: Conn) -> ChangePage:
+            tid = self._tid(conn, tenant)
+            if tid is None:
+                return ChangePage([], query.after, False)
+            return self._in_tx(conn, lambda: feed.changes(conn, tid, query), snapshot=True)
+
+        return await self._run(run)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -131,6 +259,57 @@ class PostgresStore:
                 self._conns.append(conn)
         return fn(conn)
 
+    async def _write(self, fn: Callable[[Conn], T]) -> T:
+        """Run `fn` in a write transaction."""
+        return await self._run(lambda c: self._in_tx(c, lambda: fn(c)))
+
+    @staticmethod
+    def _in_tx(conn: Conn, fn: Callable[[], T], *, snapshot: bool = False) -> T:
+        try:
+            with conn.transaction():
+                if snapshot:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                return fn()
+        except psycopg.errors.InvalidRegularExpression as err:
+            raise bad_regex(err) from err
+
+    def _history_writer(self, conn: Conn) -> HistoryWriter:
+        return HistoryWriter(conn, keep_on_delete=self._keep_history)
+
+    def _locked_tid(self, conn: Conn, tenant: str, entity_id: str) -> int:
+        """The tenant's id, with the entity's lock taken; ResourceNotFound without tenant."""
+        lock_ids(conn, tenant, [entity_id])
+        tid = tenant_id(conn, tenant, create=False)
+        if tid is None:
+            raise ResourceNotFound(f"tenant {tenant!r} has no history")
+        return tid
+
+    def _history(self, conn: Conn, tenant: str, query: HistoryQuery) -> HistoryPage:
+        tid = self._tid(conn, tenant)
+        if tid is None:
+            return HistoryPage([], 0 if query.count else None)
+
+        def run() -> HistoryPage:
+            current: tuple[str, dict[str, Any]] = ("", {})
+            if query.current is not None:
+                compiled = compile_query(tid, query.current)
+                if compiled.geo_predicate is None:
+                    current = (compiled.ids_sql(), dict(compiled.params))
+                else:  # the exact geo test runs here: pass the matching ids
+                    ids = [d["id"] for d in self._geo_docs(conn, compiled)]
+                    current = ("SELECT unnest(%(current_ids)s::text[])", {"current_ids": ids})
+            return histread.history_page(conn, tid, query, current)
+
+        return self._in_tx(conn, run, snapshot=True)
+
+    def _geo_docs(self, conn: Conn, compiled: CompiledQuery) -> list[EntityDoc]:
+        """The docs the pre-filter keeps that pass the exact geo test, in creation order."""
+        rows = conn.execute(compiled.select_sql(paged=False), compiled.params).fetchall()
+        predicate, attr = compiled.geo_predicate, compiled.geo_attr
+        assert predicate is not None and attr is not None
+        docs = (_loads(row[0]) for row in rows)
+        return [doc for doc in docs if geo_matches(doc, attr, predicate)]
+
     def _tid(self, conn: Conn, tenant: str) -> int | None:
         tid = self._tids.get(tenant)
         if tid is None:
@@ -145,27 +324,26 @@ class PostgresStore:
             return QueryPage([], 0 if query.count else None)
         compiled = compile_query(tid, query)
         limit, offset = max(query.limit, 0), max(query.offset, 0)
-        try:
-            with conn.transaction():  # one snapshot for the page and its count
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                if compiled.geo_predicate is None or compiled.geo_attr is None:
-                    params = {**compiled.params, "limit": limit, "offset": offset}
-                    rows = conn.execute(compiled.select_sql(paged=True), params).fetchall()
-                    docs = [_loads(row[0]) for row in rows]
-                    count = None
-                    if query.count:
-                        row = conn.execute(compiled.count_sql(), compiled.params).fetchone()
-                        count = 0 if row is None else int(str(row[0]))
-                    return QueryPage(docs, count)
-                # the exact geo test runs here, on the rows the GiST pre-filter kept
-                rows = conn.execute(compiled.select_sql(paged=False), compiled.params).fetchall()
-        except psycopg.errors.InvalidRegularExpression as err:
-            raise bad_regex(err) from err
-        predicate, attr = compiled.geo_predicate, compiled.geo_attr
-        matches = [
-            doc for doc in map(_loads, (r[0] for r in rows)) if geo_matches(doc, attr, predicate)
-        ]
-        return QueryPage(matches[offset : offset + limit], len(matches) if query.count else None)
+
+        def run() -> QueryPage:  # one snapshot for the page and its count
+            if compiled.geo_predicate is not None:
+                matches = self._geo_docs(conn, compiled)
+                count = len(matches) if query.count else None
+                return QueryPage(matches[offset : offset + limit], count)
+            params = {**compiled.params, "limit": limit, "offset": offset}
+            rows = conn.execute(compiled.select_sql(paged=True), params).fetchall()
+            docs = [_loads(row[0]) for row in rows]
+            count = None
+            if query.count:
+                row = conn.execute(compiled.count_sql(), compiled.params).fetchone()
+                count = 0 if row is None else int(str(row[0]))
+            return QueryPage(docs, count)
+
+        return self._in_tx(conn, run, snapshot=True)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _loads(text: object) -> EntityDoc:

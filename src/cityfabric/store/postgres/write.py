@@ -58,8 +58,9 @@ def lock_ids(conn: Conn, tenant: str, ids: Sequence[str]) -> None:
 
 def apply_ops(
     conn: Conn, tenant: str, ops: Sequence[tuple[str, Mutation]]
-) -> tuple[list[WriteResult], list[Change]]:
-    """Run the ops in this transaction; results in order and the successful changes."""
+) -> tuple[list[WriteResult], list[Change], int | None]:
+    """Run the ops in this transaction: results in order, the successful changes, the tenant
+    id (None when nothing was written to a tenant that does not exist)."""
     lock_ids(conn, tenant, [entity_id for entity_id, _ in ops])
     tid = tenant_id(conn, tenant, create=False)
     states = _load(conn, tid, [entity_id for entity_id, _ in ops])
@@ -86,10 +87,10 @@ def apply_ops(
         results.append(WriteResult(entity_id, None, before, after))
         changes.append((tenant, entity_id, before, after))
     if changes:
-        new_tid = tenant_id(conn, tenant, create=True)
-        assert new_tid is not None
-        _write(conn, new_tid, states)
-    return results, changes
+        tid = tenant_id(conn, tenant, create=True)
+        assert tid is not None
+        _write(conn, tid, states)
+    return results, changes, tid
 
 
 def _load(conn: Conn, tid: int | None, ids: list[str]) -> dict[str, State]:

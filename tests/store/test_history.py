@@ -1,4 +1,4 @@
-"""History in the SQLite store: aggregates against numpy, roll-ups against raw, retention."""
+"""History on every engine: aggregates against numpy, roll-ups against raw, retention."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from cityfabric.ngsild.temporal import (
     period_starts,
 )
 from cityfabric.store.base import HistoryQuery
-from cityfabric.store.sqlite import SqliteStore
+from tests.store.conftest import AnyStore, make_store
 
 T0 = parse_time("2026-03-01T00:00:00Z")
 METHODS = ("totalCount", "distinctCount", "sum", "avg", "min", "max", "stddev", "sumsq")
@@ -39,9 +39,9 @@ _ids = itertools.count()
 class Runner:
     """One store and one event loop for a whole hypothesis test."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, store: AnyStore) -> None:
         self.loop = asyncio.new_event_loop()
-        self.store = SqliteStore(path)
+        self.store = store
         self.run(self.store.open())
 
     def run(self, coro: Any) -> Any:
@@ -53,8 +53,8 @@ class Runner:
 
 
 @pytest.fixture
-def runner(tmp_path: Path) -> Iterator[Runner]:
-    r = Runner(tmp_path / "db.sqlite")
+def runner(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Runner]:
+    r = Runner(make_store(engine, tmp_path, request))
     yield r
     r.close()
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cityfabric.store.base import ChangePage, ChangeQuery, HistoryQuery
-from cityfabric.store.sqlite.store import SqliteStore
+from tests.store.conftest import AnyStore, raw_rows
 
 T, OTHER = "urn:t:Lamp", "urn:t:Meter"
 POWER, TEMP = "urn:a:power", "urn:a:temp"
@@ -29,21 +24,11 @@ def reading(minute: int, value: Any, dataset: str | None = None) -> dict[str, An
     return inst
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "db.sqlite")
-    await s.open()
-    yield s
-    await s.close()
-
-
-async def add(
-    store: SqliteStore, entity: str, attr: str, *insts: dict[str, Any], t: str = T
-) -> None:
+async def add(store: AnyStore, entity: str, attr: str, *insts: dict[str, Any], t: str = T) -> None:
     await store.add_history("", entity, [t], [(attr, i) for i in insts], NOW)
 
 
-async def changes(store: SqliteStore, after: int = 0, **kw: Any) -> ChangePage:
+async def changes(store: AnyStore, after: int = 0, **kw: Any) -> ChangePage:
     return await store.history_changes("", ChangeQuery(T, (POWER,), after=after, **kw))
 
 
@@ -53,7 +38,7 @@ def values(page: ChangePage) -> dict[str, list[object]]:
     }
 
 
-async def test_only_what_was_written_after_the_cursor(store: SqliteStore) -> None:
+async def test_only_what_was_written_after_the_cursor(store: AnyStore) -> None:
     await add(store, "urn:l:1", POWER, reading(0, 10), reading(10, 11))
     await add(store, "urn:l:2", POWER, reading(0, 20))
     first = await changes(store)
@@ -71,7 +56,7 @@ async def test_only_what_was_written_after_the_cursor(store: SqliteStore) -> Non
     assert (await changes(store, second.cursor)).cursor == second.cursor
 
 
-async def test_other_types_attributes_and_tenants_are_not_returned(store: SqliteStore) -> None:
+async def test_other_types_attributes_and_tenants_are_not_returned(store: AnyStore) -> None:
     await add(store, "urn:m:1", POWER, reading(0, 1), t=OTHER)
     await add(store, "urn:l:1", TEMP, reading(0, 2))
     await store.add_history("other", "urn:l:9", [T], [(POWER, reading(0, 3))], NOW)
@@ -87,7 +72,7 @@ async def test_other_types_attributes_and_tenants_are_not_returned(store: Sqlite
     assert (none.series, none.cursor, none.more) == ([], page.cursor, False)
 
 
-async def test_pages_take_whole_feed_rows_up_to_the_bound(store: SqliteStore) -> None:
+async def test_pages_take_whole_feed_rows_up_to_the_bound(store: AnyStore) -> None:
     for n in range(5):
         await add(store, f"urn:l:{n}", POWER, reading(0, n), reading(1, n))
     seen: list[object] = []
@@ -106,7 +91,7 @@ async def test_pages_take_whole_feed_rows_up_to_the_bound(store: SqliteStore) ->
     assert sum(len(s.instances) for s in big.series) == 2
 
 
-async def test_the_upper_bound_stops_the_page(store: SqliteStore) -> None:
+async def test_the_upper_bound_stops_the_page(store: AnyStore) -> None:
     await add(store, "urn:l:1", POWER, reading(0, 1))
     cut = int(time.time() * 1000) + 1
     time.sleep(0.01)
@@ -117,15 +102,14 @@ async def test_the_upper_bound_stops_the_page(store: SqliteStore) -> None:
     assert values(await changes(store, early.cursor)) == {"urn:l:1|": [2]}
 
 
-async def test_one_feed_row_per_series_per_transaction(store: SqliteStore, tmp_path: Path) -> None:
+async def test_one_feed_row_per_series_per_transaction(store: AnyStore) -> None:
     instances = [(POWER, reading(m, m)) for m in range(100)] + [(TEMP, reading(0, 1))]
     await store.add_history("", "urn:l:1", [T], instances, NOW)
-    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
-        rows = conn.execute("SELECT ihi - ilo + 1, hi - lo FROM hist_changes").fetchall()
+    rows = raw_rows(store, "SELECT ihi - ilo + 1, hi - lo FROM hist_changes")
     assert sorted(rows) == [(1, 0), (100, 99 * 60_000)]
 
 
-async def test_deleted_history_and_pruned_rows_are_gone(store: SqliteStore) -> None:
+async def test_deleted_history_and_pruned_rows_are_gone(store: AnyStore) -> None:
     await add(store, "urn:l:1", POWER, reading(0, 1))
     await add(store, "urn:l:2", POWER, reading(0, 2))
     await add(store, "urn:l:3", POWER, reading(0, 3))
