@@ -25,6 +25,7 @@ from tests.notify.samples import (
     TOWER,
     minimal,
 )
+from tests.store.conftest import make_store
 
 T0 = "2026-11-23T16:00:00.000000Z"
 
@@ -38,8 +39,10 @@ class Clock:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[tuple[SqliteStore, SubscriptionService, Clock]]:
-    store = SqliteStore(tmp_path / "db.sqlite")
+async def env(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[SqliteStore, SubscriptionService, Clock]]:
+    store = make_store(engine, tmp_path, request)  # each engine (--store)
     await store.open()
     clock = Clock()
     store.set_change_hook(Matcher(clock))

@@ -23,6 +23,13 @@ def make_store(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> A
     return PostgresStore(fresh_database(request.getfixturevalue("pg_cluster")))
 
 
+def reopen(store: AnyStore) -> AnyStore:
+    """A new, unopened store on the same database as `store`."""
+    if isinstance(store, SqliteStore):
+        return SqliteStore(store.path)
+    return PostgresStore(store.url)
+
+
 @pytest.fixture
 async def store(
     engine: str, tmp_path: Path, request: pytest.FixtureRequest

@@ -10,6 +10,8 @@ hist_entities, hist_series, hist, hist_hourly, hist_daily, hist_retention, hist_
                                     history as in the SQLite schema (`store/sqlite/schema.py`),
                                     with `hist` partitioned by month on ts (`partitions.py`)
                                     and `num` numeric
+counters, subscriptions, subscription_status, outbox, kv
+                                    as in the SQLite schema; types / attrs are text arrays
 
 `cf_values` and `cf_ts` are the SQL functions the compiled q language calls (`pgq.py`).
 Steps run in one transaction each, under an advisory lock, so several processes starting
@@ -141,6 +143,55 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
             ihi bigint NOT NULL
         );
         CREATE INDEX hist_changes_at ON hist_changes (at);
+        """,
+    ),
+    (
+        3,
+        "subscriptions_outbox_kv",
+        """
+        CREATE TABLE counters (name text PRIMARY KEY, value bigint NOT NULL);
+        INSERT INTO counters (name, value) VALUES ('subscriptions_version', 0);
+        CREATE SEQUENCE subscription_order;
+        CREATE TABLE subscriptions (
+            tid integer NOT NULL,
+            id text NOT NULL,
+            doc bytea NOT NULL,
+            types text[],
+            attrs text[],
+            created_rid bigint NOT NULL DEFAULT nextval('subscription_order'),
+            PRIMARY KEY (tid, id)
+        );
+        CREATE UNIQUE INDEX subscriptions_order ON subscriptions (tid, created_rid);
+        CREATE TABLE subscription_status (
+            tid integer NOT NULL,
+            id text NOT NULL,
+            times_sent bigint NOT NULL DEFAULT 0,
+            times_failed bigint NOT NULL DEFAULT 0,
+            last_notification text,
+            last_success text,
+            last_failure text,
+            failure_reason text,
+            PRIMARY KEY (tid, id)
+        );
+        CREATE TABLE outbox (
+            oid bigserial PRIMARY KEY,
+            tid integer NOT NULL,
+            sub_id text NOT NULL,
+            payload bytea NOT NULL,
+            attempts integer NOT NULL DEFAULT 0,
+            next_at bigint NOT NULL,
+            created_at bigint NOT NULL
+        );
+        CREATE INDEX outbox_due ON outbox (next_at, oid);
+        CREATE INDEX outbox_subscription ON outbox (tid, sub_id);
+        CREATE TABLE kv (
+            tid integer NOT NULL,
+            namespace text NOT NULL,
+            key text COLLATE "C" NOT NULL,
+            value bytea NOT NULL,
+            updated bigint NOT NULL,
+            PRIMARY KEY (tid, namespace, key)
+        );
         """,
     ),
 )

@@ -25,17 +25,31 @@ from cityfabric.ngsild.temporal import parse_time
 from cityfabric.store.base import (
     DEFAULT_TENANT,
     AttributeSummary,
+    ChangeHook,
     ChangePage,
     ChangeQuery,
     EntityQuery,
     HistoryPage,
     HistoryQuery,
+    KvItem,
     Mutation,
+    OutboxItem,
     QueryPage,
+    Settlement,
+    SubscriptionCounters,
     TypeSummary,
     WriteResult,
 )
-from cityfabric.store.postgres import feed, histread, partitions, schema, summaries
+from cityfabric.store.postgres import (
+    feed,
+    histread,
+    kv,
+    outbox,
+    partitions,
+    schema,
+    subscriptions,
+    summaries,
+)
 from cityfabric.store.postgres.history import HistoryWriter
 from cityfabric.store.postgres.query import CompiledQuery, bad_regex, compile_query, geo_matches
 from cityfabric.store.postgres.write import Conn, apply_ops, lock_ids, tenant_id
@@ -65,6 +79,8 @@ class PostgresStore:
         self._conns: list[Conn] = []
         self._conns_lock = threading.Lock()
         self._tids: dict[str, int] = {}
+        self._change_hook: ChangeHook | None = None
+        self._on_queued: Callable[[], None] | None = None
 
     async def open(self) -> None:
         """Apply pending migrations and start the connection threads."""
@@ -117,7 +133,10 @@ class PostgresStore:
         if not ops:
             return []
 
+        queued = 0
+
         def run(conn: Conn) -> list[WriteResult]:
+            nonlocal queued
             with conn.transaction():
                 results, changes, tid = apply_ops(conn, tenant, ops)
                 if changes:
@@ -126,9 +145,14 @@ class PostgresStore:
                     for _, entity_id, before, after in changes:
                         writer.record(tid, entity_id, before, after)
                     writer.flush()
+                    hook = self._change_hook
+                    queued = outbox.queue(conn, hook, changes) if hook is not None else 0
             return results
 
-        return await self._run(run)
+        results = await self._run(run)
+        if queued and self._on_queued is not None:
+            self._on_queued()
+        return results
 
     async def query(self, tenant: str, query: EntityQuery) -> QueryPage:
         return await self._run(lambda c: self._query(c, tenant, query))
@@ -239,6 +263,140 @@ class PostgresStore:
             if tid is None:
                 return ChangePage([], query.after, False)
             return self._in_tx(conn, lambda: feed.changes(conn, tid, query), snapshot=True)
+
+        return await self._run(run)
+
+    # -- the key/value side table (see kv.py) ---------------------------------------------
+
+    async def kv_get_many(
+        self, tenant: str, namespace: str, keys: Sequence[str]
+    ) -> dict[str, bytes]:
+        def run(conn: Conn) -> dict[str, bytes]:
+            tid = self._tid(conn, tenant)
+            return {} if tid is None else kv.get_many(conn, tid, namespace, keys)
+
+        return await self._run(run)
+
+    async def kv_put_many(self, tenant: str, namespace: str, items: Sequence[KvItem]) -> None:
+        def run(conn: Conn) -> None:
+            tid = tenant_id(conn, tenant, create=True)
+            assert tid is not None
+            kv.put_many(conn, tid, namespace, items)
+
+        await self._write(run)
+
+    async def kv_scan(
+        self, tenant: str, namespace: str, prefix: str, after: str, limit: int
+    ) -> list[tuple[str, bytes]]:
+        def run(conn: Conn) -> list[tuple[str, bytes]]:
+            tid = self._tid(conn, tenant)
+            return [] if tid is None else kv.scan(conn, tid, namespace, prefix, after, limit)
+
+        return await self._run(run)
+
+    # -- subscriptions (see subscriptions.py) --------------------------------------------
+
+    async def create_subscription(
+        self,
+        tenant: str,
+        subscription_id: str,
+        doc: bytes,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+    ) -> None:
+        """Store a new subscription; AlreadyExists when the tenant has that id."""
+
+        def run(conn: Conn) -> None:
+            tid = tenant_id(conn, tenant, create=True)
+            assert tid is not None
+            subscriptions.insert(conn, tid, subscription_id, doc, types, attrs)
+
+        await self._write(run)
+
+    async def replace_subscription(
+        self,
+        tenant: str,
+        subscription_id: str,
+        doc: bytes,
+        types: frozenset[str] | None,
+        attrs: frozenset[str] | None,
+        *,
+        expected: bytes | None = None,
+    ) -> bool:
+        """Replace doc and keys (compare-and-set with `expected`); ResourceNotFound."""
+        return await self._write(
+            lambda c: subscriptions.update(
+                c, tenant_id(c, tenant, create=False), subscription_id, doc, types, attrs, expected
+            )
+        )
+
+    async def get_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> tuple[bytes, SubscriptionCounters] | None:
+        return await self._run(
+            lambda c: subscriptions.fetch(c, self._tid(c, tenant), subscription_id)
+        )
+
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, count: bool
+    ) -> tuple[list[tuple[bytes, SubscriptionCounters]], int | None]:
+        """One page in creation order, and the total when `count`."""
+        return await self._run(
+            lambda c: self._in_tx(
+                c,
+                lambda: subscriptions.page(c, self._tid(c, tenant), limit, offset, count),
+                snapshot=True,
+            )
+        )
+
+    async def delete_subscription(self, tenant: str, subscription_id: str) -> None:
+        await self._write(
+            lambda c: subscriptions.delete(c, tenant_id(c, tenant, create=False), subscription_id)
+        )
+
+    async def subscriptions_version(self) -> int:
+        return await self._run(subscriptions.version)
+
+    # -- notification outbox (see outbox.py) ---------------------------------------------
+
+    def set_change_hook(
+        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+    ) -> None:
+        """Match every write's changes with `hook`; `on_queued` after such commits."""
+        self._change_hook, self._on_queued = hook, on_queued
+
+    async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
+        """Claim due outbox rows (SKIP LOCKED: processes never claim one row twice)."""
+        return await self._write(lambda c: outbox.claim(c, now_ms, limit, lease_ms))
+
+    async def settle_notifications(self, settlement: Settlement) -> None:
+        await self._write(lambda c: outbox.settle(c, settlement))
+
+    async def queue_notifications(
+        self,
+        tenant: str,
+        subscription_id: str,
+        payloads: Sequence[bytes],
+        *,
+        last_notification: str | None,
+        now_ms: int,
+    ) -> bool:
+        """Queue rows for a subscription with none queued whose last_notification held."""
+        queued = await self._write(
+            lambda c: outbox.queue_once(
+                c, tenant, subscription_id, payloads, last_notification, now_ms
+            )
+        )
+        if queued and self._on_queued is not None:
+            self._on_queued()
+        return queued
+
+    async def pending_notifications(self) -> int:
+        """How many notifications are queued (for tests and stats)."""
+
+        def run(conn: Conn) -> int:
+            row = conn.execute("SELECT count(*) FROM outbox").fetchone()
+            return 0 if row is None else int(str(row[0]))
 
         return await self._run(run)
 

@@ -1,0 +1,58 @@
+"""The notification outbox on every engine: queued with the write, claimed once, leases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from cityfabric.ngsild.model import EntityDoc
+from cityfabric.store.base import Change, ChangeProbe, OutboxRow, Settlement
+from tests.store.conftest import AnyStore
+
+SUB = "urn:ngsi-ld:Subscription:1"
+
+
+def doc(eid: str, n: int) -> EntityDoc:
+    return {"id": eid, "type": ["urn:t"], "attrs": {"urn:a": [{"type": "Property", "value": n}]}}
+
+
+def one_row_per_change(probe: ChangeProbe, changes: Sequence[Change]) -> list[OutboxRow]:
+    return [(tenant, SUB, entity_id.encode()) for tenant, entity_id, _, _ in changes]
+
+
+async def test_rows_are_queued_with_the_write_and_wake_the_worker(store: AnyStore) -> None:
+    wakes: list[int] = []
+    store.set_change_hook(one_row_per_change, lambda: wakes.append(1))
+    await store.apply("t", [(f"urn:{i}", lambda _, i=i: doc(f"urn:{i}", i)) for i in range(5)])
+    assert await store.pending_notifications() == 5 and wakes
+    items = await store.due_notifications(2**60, 100, 60_000)
+    assert [i.payload for i in items] == [f"urn:{i}".encode() for i in range(5)]
+    assert {i.tenant for i in items} == {"t"} and {i.subscription_id for i in items} == {SUB}
+
+
+async def test_a_failing_hook_keeps_the_write(store: AnyStore) -> None:
+    def broken(probe: ChangeProbe, changes: Sequence[Change]) -> list[OutboxRow]:
+        probe.entity_matches("", "urn:1", object())  # type: ignore[arg-type]
+        raise AssertionError("unreachable")
+
+    store.set_change_hook(broken)
+    [r] = await store.apply("", [("urn:1", lambda _: doc("urn:1", 1))])
+    assert r.ok and await store.get("", "urn:1") == doc("urn:1", 1)
+    assert await store.pending_notifications() == 0
+
+
+async def test_concurrent_claims_never_share_a_row_and_leases_end(store: AnyStore) -> None:
+    store.set_change_hook(one_row_per_change)
+    await store.apply("", [(f"urn:{i}", lambda _, i=i: doc(f"urn:{i}", i)) for i in range(60)])
+    now = 2**50
+    claims = await asyncio.gather(*(store.due_notifications(now, 10, 1000) for _ in range(8)))
+    oids = [item.oid for claim in claims for item in claim]
+    assert len(oids) == len(set(oids)) == 60
+    assert await store.due_notifications(now + 999, 100, 1000) == []  # all leased
+    again = await store.due_notifications(now + 1000, 100, 1000)  # leases over: due again
+    assert sorted(i.oid for i in again) == sorted(oids)
+    await store.settle_notifications(Settlement(delivered=oids[:30], dropped=oids[30:40]))
+    await store.settle_notifications(Settlement(retry=[(o, now + 5000) for o in oids[40:]]))
+    assert await store.pending_notifications() == 20
+    retried = await store.due_notifications(now + 5000, 100, 1000)
+    assert {i.attempts for i in retried} == {1} and len(retried) == 20
