@@ -59,17 +59,17 @@ export async function entityPage(
   return { entities: (await r.json()) as Entity[], count };
 }
 
-/** Every entity of a type (keyValues), paging through the broker's limit. */
+/** Every entity of a type (keyValues), up to `max`: the first page, then the rest at once. */
 export async function allEntities(
   type: string, params: Record<string, string> = {}, max = 20_000, signal?: AbortSignal,
 ): Promise<Entity[]> {
-  const out: Entity[] = [];
-  for (let offset = 0; offset < max; offset += PAGE_MAX) {
-    const page = await entityPage(type, { ...params, limit: PAGE_MAX, offset }, signal);
-    out.push(...page.entities);
-    if (out.length >= page.count || page.entities.length < PAGE_MAX) break;
-  }
-  return out;
+  const first = await entityPage(type, { ...params, limit: PAGE_MAX, offset: 0 }, signal);
+  const offsets: number[] = [];
+  for (let o = PAGE_MAX; o < Math.min(first.count, max); o += PAGE_MAX) offsets.push(o);
+  const rest = await Promise.all(
+    offsets.map((offset) => entityPage(type, { ...params, limit: PAGE_MAX, offset }, signal)),
+  );
+  return first.entities.concat(...rest.map((p) => p.entities)).slice(0, max);
 }
 
 /** One entity (keyValues), or null when it does not exist. */

@@ -45,13 +45,16 @@ function renderedAssets(map: maplibregl.Map): number {
   return map.queryRenderedFeatures({ layers }).length;
 }
 
+/** Resolves at the first rendered frame that shows asset features. */
 function whenRendered(map: maplibregl.Map): Promise<void> {
   return new Promise((resolve) => {
     const check = (): void => {
-      if (renderedAssets(map) > 0) resolve();
-      else map.once("idle", check);
+      if (renderedAssets(map) > 0) {
+        map.off("render", check);
+        resolve();
+      }
     };
-    map.once("idle", check);
+    map.on("render", check);
     map.triggerRepaint();
   });
 }
@@ -75,11 +78,12 @@ async function main(): Promise<void> {
   ]);
   const picker = byId<HTMLSelectElement>("city");
   picker.replaceChildren(...tenants.map((t) => h("option", { value: t }, tenantLabel(t))));
-  const stored = localStorage.getItem(TENANT_KEY);
-  const initial = stored !== null && tenants.includes(stored) ? stored : tenants.find((t) => t !== "") ?? "";
+  // ?city=<tenant> links to a city; else the last one chosen here; else the first
+  const asked = new URLSearchParams(location.search).get("city") ?? localStorage.getItem(TENANT_KEY);
+  const initial = asked !== null && tenants.includes(asked) ? asked : tenants.find((t) => t !== "") ?? "";
   picker.value = initial;
 
-  cityMap = await createMap(byId("map"), config.tileUrl, (id, type) => void openAsset(id, type));
+  cityMap = createMap(byId("map"), config.tileUrl, (id, type) => void openAsset(id, type));
   hook.map = cityMap.map;
   hook.assetFeatures = () => renderedAssets(cityMap!.map);
   byId("layers-box").append(layerControls(cityMap.map));

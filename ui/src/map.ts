@@ -81,10 +81,13 @@ export interface CityMap {
   restyle(alerted: ReadonlySet<string>): void;
 }
 
-/** The map in `container`; `onPick` gets the entity id and type of a clicked asset. */
+/**
+ * The map in `container`; `onPick` gets the entity id and type of a clicked asset. The map's
+ * style loads while `load` fetches the city's entities, so neither waits for the other.
+ */
 export function createMap(
   container: HTMLElement, tileUrl: string | null, onPick: (id: string, type: string) => void,
-): Promise<CityMap> {
+): CityMap {
   const map = new maplibregl.Map({
     container,
     style: baseStyle(tileUrl),
@@ -95,50 +98,57 @@ export function createMap(
   });
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-right");
   const cache = new Map<string, Entity[]>();
+  const pickable = MAP_TYPES.filter((t) => t.type !== "RoadSegment").map((t) => layerId(t.type));
+  const styled = new Promise<void>((resolve) => {
+    map.on("load", () => {
+      for (const info of MAP_TYPES) addLayer(map, info);
+      resolve();
+    });
+  });
+  map.on("click", (ev: maplibregl.MapMouseEvent) => {
+    const layers = pickable.filter((l) => map.getLayer(l) && map.getLayoutProperty(l, "visibility") !== "none");
+    const hit = map.queryRenderedFeatures(ev.point, { layers })[0];
+    if (hit) onPick(String(hit.properties.id), String(hit.properties.type));
+  });
+  for (const l of pickable) {
+    map.on("mouseenter", l, () => (map.getCanvas().style.cursor = "pointer"));
+    map.on("mouseleave", l, () => (map.getCanvas().style.cursor = ""));
+  }
 
   const draw = (type: string, alerted: ReadonlySet<string>): void => {
     const src = map.getSource(`src-${type}`) as GeoJSONSource | undefined;
     src?.setData(toCollection(cache.get(type) ?? [], alerted));
   };
-
-  const fetchType = async (info: TypeInfo): Promise<void> => {
-    const attrs = [...info.attrs, "location"].join(",");
-    cache.set(info.type, await allEntities(info.type, { attrs }));
+  const fetchAll = async (types: TypeInfo[]): Promise<Map<string, Entity[]>> => {
+    const lists = await Promise.all(
+      types.map((info) => allEntities(info.type, { attrs: [...info.attrs, "location"].join(",") })),
+    );
+    return new Map(types.map((t, i) => [t.type, lists[i]]));
   };
 
-  return new Promise((resolve) => {
-    map.on("load", () => {
-      for (const info of MAP_TYPES) addLayer(map, info);
-      const pickable = MAP_TYPES.filter((t) => t.type !== "RoadSegment").map((t) => layerId(t.type));
-      map.on("click", (ev: maplibregl.MapMouseEvent) => {
-        const hit = map.queryRenderedFeatures(ev.point, { layers: pickable.filter((l) => map.getLayoutProperty(l, "visibility") !== "none") })[0];
-        if (hit) onPick(String(hit.properties.id), String(hit.properties.type));
-      });
-      for (const l of pickable) {
-        map.on("mouseenter", l, () => (map.getCanvas().style.cursor = "pointer"));
-        map.on("mouseleave", l, () => (map.getCanvas().style.cursor = ""));
+  return {
+    map,
+    async load(alerted) {
+      const [fresh] = await Promise.all([fetchAll(MAP_TYPES), styled]);
+      cache.clear();
+      for (const [type, list] of fresh) cache.set(type, list);
+      // move first, so the sources are tiled once, at the city's zoom
+      const box = bounds(MAP_TYPES.map((t) => toCollection(cache.get(t.type) ?? [], alerted)));
+      if (box) map.fitBounds(box, { padding: 30, animate: false, pitch: 45 });
+      for (const info of MAP_TYPES) draw(info.type, alerted);
+      return [...cache.values()].reduce((n, list) => n + list.length, 0);
+    },
+    async refresh(alerted) {
+      const fresh = await fetchAll(MAP_TYPES.filter((t) => LIVE_TYPES.has(t.type)));
+      for (const [type, list] of fresh) {
+        cache.set(type, list);
+        draw(type, alerted);
       }
-      resolve({
-        map,
-        async load(alerted) {
-          cache.clear();
-          await Promise.all(MAP_TYPES.map(fetchType));
-          for (const info of MAP_TYPES) draw(info.type, alerted);
-          const box = bounds(MAP_TYPES.map((t) => toCollection(cache.get(t.type) ?? [], alerted)));
-          if (box) map.fitBounds(box, { padding: 30, animate: false, pitch: 45 });
-          return [...cache.values()].reduce((n, list) => n + list.length, 0);
-        },
-        async refresh(alerted) {
-          const live = MAP_TYPES.filter((t) => LIVE_TYPES.has(t.type));
-          await Promise.all(live.map(fetchType));
-          for (const info of live) draw(info.type, alerted);
-        },
-        restyle(alerted) {
-          for (const info of MAP_TYPES) draw(info.type, alerted);
-        },
-      });
-    });
-  });
+    },
+    restyle(alerted) {
+      for (const info of MAP_TYPES) draw(info.type, alerted);
+    },
+  };
 }
 
 /** Layer toggles (checkboxes, keyboard usable) and the legend, built from STATES. */
@@ -149,7 +159,9 @@ export function layerControls(map: maplibregl.Map): HTMLElement {
       type: "checkbox", checked: true, id: `toggle-${info.type}`,
       onchange: (ev: Event) => {
         const on = (ev.target as HTMLInputElement).checked;
-        map.setLayoutProperty(layerId(info.type), "visibility", on ? "visible" : "none");
+        if (map.getLayer(layerId(info.type))) {
+          map.setLayoutProperty(layerId(info.type), "visibility", on ? "visible" : "none");
+        }
       },
     });
     const legend = h("ul", { class: "legend" });

@@ -1,20 +1,15 @@
 // The side panel of one asset: attributes, relationships, a history chart with a time-range
 // picker (averages from the broker for long ranges) and the forecast band when one exists.
 
-import { LineChart } from "echarts/charts";
-import { DataZoomComponent, GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
-import * as echarts from "echarts/core";
-import { CanvasRenderer } from "echarts/renderers";
 import * as api from "./api";
+import type { Chart, Option } from "./chart";
 import { BY_TYPE, typeOfId } from "./catalog";
 import { h } from "./dom";
 import { relationships, scalar, type Entity } from "./transforms/entity";
 import { forecastSeries, historyParams, RANGES, seriesOf } from "./transforms/series";
 
-echarts.use([LineChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, CanvasRenderer]);
-
 export class Panel {
-  private chart: echarts.ECharts | null = null;
+  private chart: Chart | null = null;
   private current: { id: string; type: string } | null = null;
 
   constructor(private readonly root: HTMLElement) {
@@ -104,8 +99,12 @@ export class Panel {
       const points = seriesOf(temporal, attr);
       const forecast = stored.find((f) => f.attribute === attr);
       const band = forecast ? forecastSeries(forecast) : null;
-      if (!this.chart) this.chart = echarts.init(box, undefined, { renderer: "canvas" });
-      const series: echarts.EChartsCoreOption[] = [
+      if (!this.chart) {
+        const { createChart } = await import("./chart");
+        if (!box.isConnected) return; // the panel moved on meanwhile
+        this.chart = createChart(box);
+      }
+      const series: Option[] = [
         { name: range.aggregate ? `${attr} (avg per ${range.aggregate})` : attr, type: "line", showSymbol: false, data: points, lineStyle: { color: "#4aa3ff" }, itemStyle: { color: "#4aa3ff" } },
       ];
       if (band) {
