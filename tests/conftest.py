@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from cityfabric.app import create_app
 from cityfabric.config import Settings
-from tests.postgres import Cluster, running_cluster
+from tests.postgres import Cluster, fresh_database, running_cluster
 
 # the anomaly worker runs in the background only where a test turns it on (tests/analytics):
 # live servers (settings from the environment) and the `settings` fixture start with it off
@@ -48,8 +48,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
+def pg_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """One throwaway PostgreSQL + PostGIS cluster for the session (see tests/postgres.py)."""
+    if request.config.getoption("--store") == "sqlite":
+        pytest.skip("PostgreSQL tests are off with --store=sqlite")
     with running_cluster() as cluster:
         yield cluster
 
@@ -69,8 +71,17 @@ def no_leaked_threads() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, anomaly_interval=0)
+def settings(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The app's settings on each engine chosen with --store (a fresh database each)."""
+    database_url = None
+    if engine == "postgresql":
+        database_url = fresh_database(request.getfixturevalue("pg_cluster"))
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        context_cache=SDM_CONTEXTS,
+        anomaly_interval=0,
+    )
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from cityfabric.ngsild.service import EntityService
 from cityfabric.notify.delivery import Delivery, DeliveryConfig
 from cityfabric.notify.periodic import Periodic
 from cityfabric.notify.service import SubscriptionService
+from cityfabric.store.postgres import PostgresStore
 from cityfabric.store.sqlite import SqliteStore
 
 ROUTERS = (
@@ -58,17 +59,31 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The whole platform on the embedded SQLite store under `settings.data_dir`."""
-    settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(
+def make_store(settings: Settings) -> SqliteStore | PostgresStore:
+    """The store the settings name: PostgreSQL with `database_url`, else the SQLite file."""
+    keep = settings.history_on_delete == "keep"
+    feed_ms = round(settings.history_changes_retention * 1000)
+    if settings.database_url:
+        return PostgresStore(
+            settings.database_url,
+            connections=settings.readers,
+            keep_history_on_delete=keep,
+            change_feed_retention_ms=feed_ms,
+        )
+    return SqliteStore(
         settings.database_path,
         readers=settings.readers,
         synchronous=settings.synchronous,
-        keep_history_on_delete=settings.history_on_delete == "keep",
-        change_feed_retention_ms=round(settings.history_changes_retention * 1000),
+        keep_history_on_delete=keep,
+        change_feed_retention_ms=feed_ms,
     )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The whole platform on its store: SQLite under `settings.data_dir`, or PostgreSQL."""
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = make_store(settings)
     history = HistoryService(store, default_retention_ms=settings.history_retention_ms)
 
     @asynccontextmanager

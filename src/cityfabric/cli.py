@@ -17,6 +17,7 @@ from cityfabric.analytics.cli import evaluate_app
 from cityfabric.analytics.forecast_cli import forecast_command
 from cityfabric.config import ENV_PREFIX, Settings, from_env, to_env
 from cityfabric.ingest import bulk_cli
+from cityfabric.migrate_cli import migrate_command
 
 SHUTDOWN_GRACE = 5  # seconds open requests (event streams) get before the server stops
 
@@ -25,6 +26,7 @@ err = Console(stderr=True)
 app.command("import")(bulk_cli.import_command)
 app.add_typer(evaluate_app, name="evaluate")
 app.command("forecast")(forecast_command)
+app.command("migrate")(migrate_command)
 
 
 def _loopback(host: str) -> bool:
@@ -60,6 +62,9 @@ def run(
     host: Annotated[str | None, _option("host", "address to bind")] = None,
     port: Annotated[int | None, _option("port", "TCP port")] = None,
     data_dir: Annotated[Path | None, _option("data_dir", "folder of the store")] = None,
+    database: Annotated[
+        str | None, _option("database_url", "postgresql://... to run on PostgreSQL")
+    ] = None,
     context_cache: Annotated[
         Path | None, _option("context_cache", "folder of @context files with an index.json")
     ] = None,
@@ -80,12 +85,14 @@ def run(
         float, typer.Option(help="with --demo: asset count factor (1: ~5,000 assets)", min=0.001)
     ] = 1.0,
 ) -> None:
-    """Start the NGSI-LD broker on the embedded SQLite store (--demo: with the demo city)."""
+    """Start the NGSI-LD broker on the SQLite store, or PostgreSQL with --database (--demo:
+    with the demo city)."""
     try:
         settings = from_env(
             host=host,
             port=port,
             data_dir=data_dir,
+            database_url=database,
             context_cache=context_cache,
             workers=workers,
             mqtt_url=mqtt,

@@ -21,6 +21,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: Path = Path("data")
+    database_url: str | None = None  # postgresql://...: the PostgreSQL store; None: SQLite
     context_cache: Path | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     readers: int = 4
@@ -64,6 +65,8 @@ class Settings:
             raise ValueError("notification_periodic_poll must be a number of seconds above 0")
         if self.history_retention:
             self.history_retention_ms  # noqa: B018 - raises ValueError when malformed
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url must be a postgresql://user@host:port/db URL")
 
     @property
     def history_retention_ms(self) -> int | None:
