@@ -19,47 +19,47 @@ const sdm = (domain: string): string =>
 export const TYPES: TypeInfo[] = [
   {
     type: "RoadSegment", label: "Roads", domain: "dataModel.Transportation",
-    geometry: "line", onMap: true, attrs: ["name", "width", "status"], history: [],
+    geometry: "line", onMap: true, attrs: [], history: [],
   },
   {
     type: "Building", label: "Buildings", domain: "dataModel.Building",
-    geometry: "extrusion", onMap: true, attrs: ["name", "floorsAboveGround", "category"],
+    geometry: "extrusion", onMap: true, attrs: ["floorsAboveGround", "category"],
     history: ["peopleOccupancy"],
   },
   {
     type: "SeaportFacilities", label: "Port facilities", domain: "dataModel.Ports",
-    geometry: "polygon", onMap: true, attrs: ["name", "availableSpotNumber"],
+    geometry: "polygon", onMap: true, attrs: ["availableSpotNumber"],
     history: ["availableSpotNumber"],
   },
   {
     type: "Streetlight", label: "Streetlights", domain: "dataModel.Streetlighting",
-    geometry: "point", onMap: true, attrs: ["name", "powerState", "status"],
+    geometry: "point", onMap: true, attrs: ["powerState", "status"],
     history: ["powerConsumption", "illuminanceLevel"],
   },
   {
     type: "PhotovoltaicMeasurement", label: "Solar output", domain: "dataModel.GreenEnergy",
     geometry: "point", onMap: true,
-    attrs: ["name", "activePower", "nominalPeakPowerGeneration"],
+    attrs: ["activePower", "nominalPeakPowerGeneration"],
     history: ["activePower", "phoneChargingPower", "temperature"],
   },
   {
     type: "AirQualityObserved", label: "Air quality", domain: "dataModel.Environment",
-    geometry: "point", onMap: true, attrs: ["name", "pm25", "pm10", "no2"],
+    geometry: "point", onMap: true, attrs: ["pm25", "pm10", "no2"],
     history: ["pm25", "pm10", "no2", "o3"],
   },
   {
     type: "EVChargingStation", label: "EV chargers", domain: "dataModel.Transportation",
-    geometry: "point", onMap: true, attrs: ["name", "availableCapacity", "capacity", "status"],
+    geometry: "point", onMap: true, attrs: ["availableCapacity", "capacity", "status"],
     history: ["powerConsumption", "availableCapacity"],
   },
   {
     type: "TrafficFlowObserved", label: "Traffic counters", domain: "dataModel.Transportation",
-    geometry: "point", onMap: true, attrs: ["name", "congested", "intensity"],
+    geometry: "point", onMap: true, attrs: ["congested", "intensity"],
     history: ["intensity", "averageVehicleSpeed", "occupancy"],
   },
   {
     type: "WeatherObserved", label: "Weather", domain: "dataModel.Weather",
-    geometry: "point", onMap: true, attrs: ["name", "temperature"],
+    geometry: "point", onMap: true, attrs: ["temperature"],
     history: ["temperature", "relativeHumidity", "windSpeed", "solarRadiation"],
   },
   {

@@ -17,6 +17,7 @@ interface Hook {
   map?: maplibregl.Map;
   tenant: string;
   firstRenderMs?: number; // navigation start -> the first rendered asset features
+  idleMs?: number; // navigation start -> every layer of the first city drawn (map idle)
   assets: number;
   ready: boolean;
   open?: (id: string) => Promise<void>;
@@ -86,7 +87,10 @@ async function main(): Promise<void> {
   cityMap = createMap(byId("map"), config.tileUrl, (id, type) => void openAsset(id, type));
   hook.map = cityMap.map;
   hook.assetFeatures = () => renderedAssets(cityMap!.map);
-  byId("layers-box").append(layerControls(cityMap.map));
+  const layersBox = byId<HTMLDetailsElement>("layers-box");
+  layersBox.append(layerControls(cityMap.map));
+  layersBox.open = window.innerWidth > 1100; // tablets: the alerts come first
+
 
   const showCity = async (tenant: string): Promise<void> => {
     hook.ready = false;
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
       hook.assets = count;
       if (count > 0) await whenRendered(cityMap!.map);
       hook.firstRenderMs ??= performance.now();
+      if (hook.idleMs === undefined) cityMap!.map.once("idle", () => (hook.idleMs ??= performance.now()));
       setStatus(`${tenantLabel(tenant)}: ${count.toLocaleString()} assets`);
       hook.ready = true;
       document.body.dataset.tenant = tenant;
