@@ -68,6 +68,9 @@ def page(server: Server) -> Iterator[Any]:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.requests = requests  # what the dashboard asked for, for the offline test
         page.goto(server.url + "/")
         page.wait_for_function("window.__cityfabric && window.__cityfabric.ready", timeout=30_000)
         yield page
@@ -112,8 +115,11 @@ def _painted_share(page: Any) -> float:
     return share
 
 
-def test_map_shows_the_city_assets(page: Any) -> None:
+def test_map_shows_the_city_assets(page: Any, server: Server) -> None:
     _shot(page, "map")
+    # offline: nothing beyond CityFabric itself (no tiles, fonts, scripts)
+    remote = [u for u in page.requests if not u.startswith((server.url, "data:", "blob:"))]
+    assert page.requests and remote == []
     assert page.evaluate("window.__cityfabric.assets") > 200
     lamps = _rendered(page, "asset-Streetlight")
     assert len(lamps) > 50
@@ -203,6 +209,12 @@ def test_table_pages_filters_and_exports_csv(page: Any, server: Server) -> None:
         },
     ).headers["NGSILD-Results-Count"]
     assert 0 < int(expected) < total
+    # keyboard: Enter on a focused row opens its asset
+    page.focus("#table-view tbody tr")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel:not([hidden]) #panel-title")
+    assert page.evaluate("document.activeElement.id") == "panel-title"
+    page.keyboard.press("Escape")
     page.fill("#table-q", q)
     page.press("#table-q", "Enter")
     page.wait_for_function(
