@@ -155,6 +155,56 @@ def test_clicking_an_asset_shows_its_history_chart(page: Any) -> None:
     assert page.locator("#panel").is_hidden()
 
 
+def _forecast(lamp: str, hours: int) -> dict[str, Any]:
+    """A Forecast entity as the forecast service stores it (analytics/forecast_entity.py)."""
+    start = time.time() // 3600 * 3600 + 3600
+    times = [
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 3600 * h)) for h in range(hours)
+    ]
+    attr = "https://smartdatamodels.org/dataModel.Streetlighting/powerConsumption"
+
+    def prop(value: Any) -> dict[str, Any]:
+        return {"type": "Property", "value": value}
+
+    return {
+        "id": f"urn:ngsi-ld:Forecast:{lamp.removeprefix('urn:ngsi-ld:')}:powerConsumption",
+        "type": "Forecast",
+        "refEntity": {"type": "Relationship", "object": lamp},
+        "attribute": {"type": "VocabProperty", "vocab": attr},
+        "model": prop("ets"),
+        "frequency": prop("PT1H"),
+        "horizon": prop(f"PT{hours}H"),
+        "levels": prop([80]),
+        "forecast": {
+            "type": "JsonProperty",
+            "json": {
+                "times": times,
+                "mean": [50.0] * hours,
+                "lo80": [40.0] * hours,
+                "hi80": [60.0] * hours,
+            },
+        },
+        "parameters": {"type": "JsonProperty", "json": {"model": "auto", "history": "P42D"}},
+    }
+
+
+def test_the_history_chart_draws_a_stored_forecast(page: Any, server: Server) -> None:
+    tenant = page.evaluate("window.__cityfabric.tenant")
+    lamp = f"urn:ngsi-ld:Streetlight:{tenant}-2"
+    r = httpx.post(
+        f"{server.url}/ngsi-ld/v1/entities",
+        json=_forecast(lamp, 6),
+        headers={"NGSILD-Tenant": tenant},
+    )
+    assert r.status_code == 201, r.text
+    page.evaluate("(id) => window.__cityfabric.open(id)", lamp)
+    page.wait_for_function(
+        "document.querySelector('#history-chart')?.dataset.forecast === '6'", timeout=10_000
+    )
+    assert "forecast (ets)" in page.inner_text("#history-status")
+    _shot(page, "forecast")
+
+
 def test_an_alert_created_through_the_api_appears_without_reload(page: Any, server: Server) -> None:
     page.wait_for_function("document.querySelector('#alert-count').textContent.includes('live')")
     tenant = page.evaluate("window.__cityfabric.tenant")

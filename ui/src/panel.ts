@@ -128,6 +128,7 @@ export class Panel {
       }, true);
       status.textContent = `${points.length} points` + (band ? ` · forecast (${forecast?.model})` : "");
       box.dataset.points = String(points.length);
+      box.dataset.forecast = String(band?.mean.length ?? 0);
     } catch (err) {
       status.textContent = String(err);
     }
