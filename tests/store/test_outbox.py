@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 from cityfabric.ngsild.model import EntityDoc
@@ -21,10 +22,11 @@ def one_row_per_change(probe: ChangeProbe, changes: Sequence[Change]) -> list[Ou
 
 
 async def test_rows_are_queued_with_the_write_and_wake_the_worker(store: AnyStore) -> None:
-    wakes: list[int] = []
-    store.set_change_hook(one_row_per_change, lambda: wakes.append(1))
+    woken = threading.Event()  # set from any thread, maybe just after apply returns
+    store.set_change_hook(one_row_per_change, woken.set)
     await store.apply("t", [(f"urn:{i}", lambda _, i=i: doc(f"urn:{i}", i)) for i in range(5)])
-    assert await store.pending_notifications() == 5 and wakes
+    assert await store.pending_notifications() == 5
+    assert await asyncio.to_thread(woken.wait, 5)
     items = await store.due_notifications(2**60, 100, 60_000)
     assert [i.payload for i in items] == [f"urn:{i}".encode() for i in range(5)]
     assert {i.tenant for i in items} == {"t"} and {i.subscription_id for i in items} == {SUB}

@@ -51,6 +51,7 @@ from cityfabric.store.postgres import (
     summaries,
 )
 from cityfabric.store.postgres.history import HistoryWriter
+from cityfabric.store.postgres.listen import Listener
 from cityfabric.store.postgres.query import CompiledQuery, bad_regex, compile_query, geo_matches
 from cityfabric.store.postgres.write import Conn, apply_ops, lock_ids, tenant_id
 from cityfabric.store.sqlite.feed import RETENTION_MS
@@ -69,8 +70,10 @@ class PostgresStore:
         connections: int = 4,
         keep_history_on_delete: bool = False,
         change_feed_retention_ms: int = RETENTION_MS,
+        record_history: bool = True,
     ) -> None:
         self.url = url
+        self._record_history = record_history  # False: entity writes add no history (imports)
         self._keep_history = keep_history_on_delete
         self._feed_retention_ms = change_feed_retention_ms
         self._size = connections
@@ -81,6 +84,7 @@ class PostgresStore:
         self._tids: dict[str, int] = {}
         self._change_hook: ChangeHook | None = None
         self._on_queued: Callable[[], None] | None = None
+        self._listener: Listener | None = None
 
     async def open(self) -> None:
         """Apply pending migrations and start the connection threads."""
@@ -90,6 +94,7 @@ class PostgresStore:
         try:
             await self._run(schema.migrate)
             await self._run(lambda c: self._in_tx(c, lambda: partitions.ahead(c, _now_ms())))
+            self._listen()
         except BaseException:
             await self.close()
             raise
@@ -97,6 +102,9 @@ class PostgresStore:
     async def close(self) -> None:
         """Stop every thread and close every connection."""
         pool, self._pool = self._pool, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
         if pool is not None:
             pool.shutdown(wait=True)
         with self._conns_lock:
@@ -139,12 +147,13 @@ class PostgresStore:
             nonlocal queued
             with conn.transaction():
                 results, changes, tid = apply_ops(conn, tenant, ops)
-                if changes:
+                if changes and self._record_history:
                     assert tid is not None
                     writer = self._history_writer(conn)
                     for _, entity_id, before, after in changes:
                         writer.record(tid, entity_id, before, after)
                     writer.flush()
+                if changes:
                     hook = self._change_hook
                     queued = outbox.queue(conn, hook, changes) if hook is not None else 0
             return results
@@ -362,8 +371,18 @@ class PostgresStore:
     def set_change_hook(
         self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
     ) -> None:
-        """Match every write's changes with `hook`; `on_queued` after such commits."""
+        """Match every write's changes with `hook`; `on_queued` after such commits, in this
+        process or (LISTEN/NOTIFY) in any other on the same database."""
         self._change_hook, self._on_queued = hook, on_queued
+        if self._pool is not None:
+            self._listen()
+
+    def _listen(self) -> None:
+        """Start the listener thread when there is someone to wake (once)."""
+        if self._on_queued is not None and self._listener is None:
+            on_queued = self._on_queued
+            self._listener = Listener(self.url, lambda: on_queued())
+            self._listener.start()
 
     async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
         """Claim due outbox rows (SKIP LOCKED: processes never claim one row twice)."""
