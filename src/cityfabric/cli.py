@@ -17,7 +17,7 @@ from cityfabric.analytics.cli import evaluate_app
 from cityfabric.analytics.forecast_cli import forecast_command
 from cityfabric.config import ENV_PREFIX, Settings, from_env, to_env
 from cityfabric.ingest import bulk_cli
-from cityfabric.migrate_cli import migrate_command
+from cityfabric.migrate_cli import migrate_command, migrate_store_command
 
 SHUTDOWN_GRACE = 5  # seconds open requests (event streams) get before the server stops
 
@@ -27,6 +27,7 @@ app.command("import")(bulk_cli.import_command)
 app.add_typer(evaluate_app, name="evaluate")
 app.command("forecast")(forecast_command)
 app.command("migrate")(migrate_command)
+app.command("migrate-store")(migrate_store_command)
 
 
 def _loopback(host: str) -> bool:

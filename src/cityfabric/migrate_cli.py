@@ -64,3 +64,67 @@ def apply_migrations(settings: Settings) -> list[str]:
         return sqlite_schema.migrate(lite)
     finally:
         lite.close()
+
+
+def migrate_store_command(
+    source: Annotated[
+        str, typer.Option("--from", help="sqlite:///path/to/cityfabric.db to copy from")
+    ],
+    target: Annotated[str, typer.Option("--to", help="postgresql://... to copy into")],
+) -> None:
+    """Copy a city from the SQLite store into PostgreSQL, then count both (exit 1 on a
+    difference)."""
+    if not source.startswith("sqlite:///") or not target.startswith(
+        ("postgresql://", "postgres://")
+    ):
+        err.print("[red]error:[/] --from takes sqlite:///PATH and --to postgresql://...")
+        raise typer.Exit(2)
+    path = Path(source.removeprefix("sqlite://"))
+    if not path.is_file():
+        err.print(f"[red]error:[/] no SQLite store at {path}")
+        raise typer.Exit(2)
+    try:
+        same = asyncio.run(_migrate_store(path, target))
+    except (psycopg.Error, sqlite3.Error, RuntimeError) as bad:
+        err.print(f"[red]error:[/] {bad}")
+        raise typer.Exit(1) from None
+    if not same:
+        raise typer.Exit(1)
+
+
+async def _migrate_store(path: Path, url: str) -> bool:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.table import Table
+
+    from cityfabric.migrate_store import copy_store, count_store, totals
+    from cityfabric.store.postgres import PostgresStore
+    from cityfabric.store.sqlite import SqliteStore
+
+    source, target = SqliteStore(path), PostgresStore(url, record_history=False)
+    await source.open()
+    try:
+        await target.open()
+        try:
+            total = sum((await totals(source)).values())
+            columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress("{task.description}", *columns, console=out) as bar:
+                entities = bar.add_task("entities", total=total)
+                instances = bar.add_task("history instances", total=None)
+
+                def advance(what: str, n: int) -> None:
+                    bar.advance(entities if what == "entities" else instances, n)
+
+                await copy_store(source, target, advance)
+            before, after = await count_store(source), await count_store(target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    table = Table("tenant", "entities", "history instances", "subscriptions", "check")
+    for (tenant, *was), (_, *now) in zip(before.rows(), after.rows(), strict=False):
+        cells = [f"{a}" if a == b else f"{a} -> {b}" for a, b in zip(was, now, strict=True)]
+        table.add_row(tenant or "(default)", *cells, "ok" if was == now else "DIFFERENT")
+    out.print(table)
+    same = before.rows() == after.rows()
+    out.print("verified: the counts agree" if same else "[red]the counts differ[/]")
+    return same
