@@ -162,6 +162,16 @@ def test_spike_on_a_meter_idling_at_zero() -> None:
     assert scores[351] == 1.0
 
 
+def test_the_top_of_a_ramp_that_drops_back_is_no_spike() -> None:
+    check, scores = SpikeCheck(), []
+    ramp = [0.0] * 12 + [9.0, 30.0, 59.0, 94.0, 93.7, 8.0, 0.0, 0.0]  # a heating load, on/off
+    for n in range(400):  # a heating meter on for a few hours a day, then this
+        idle = daily_load(n) if (n % 96) < 16 else 0.0
+        value = idle if n < 300 else ramp[min(n - 300, len(ramp) - 1)]
+        scores.append(check.update(T0 + 900 * n, value, Site()).score or 0.0)
+    assert max(scores[300:]) < 0.9
+
+
 def test_stuck_flags_repeats_at_hours_the_meter_moves_but_not_its_resting_values() -> None:
     check, scores = StuckCheck(), []
     for n in range(6 * 96):

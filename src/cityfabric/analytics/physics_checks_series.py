@@ -3,9 +3,11 @@
 - `spike`: a Hampel filter. A reading that lies further from the median of the last
   `window` readings than `k` robust standard deviations (1.4826 x MAD), than `floor` times
   the series' long-run mean magnitude and than a tenth of its largest values lately, and
-  that the next reading leaves again (back within a quarter of the deviation), is a spike.
-  The floors keep a series that is nearly constant (MAD about 0) from flagging every small
-  step; the look at the next reading keeps a step to a new level from counting.
+  that stands alone (the readings before and after it both within a quarter of the
+  deviation from that median), is a spike. The floors keep a series that is nearly
+  constant (MAD about 0) from flagging every small step; the look at both neighbours keeps
+  a step to a new level, or the last reading of a ramp (a heating load switching on and
+  off again), from counting.
 - `stuck`: exact repeats where the series' own history says it should have moved. Per hour
   of the day the check learns how often a reading differs from the one before (a slowly
   moving average); while readings repeat, it adds up the evidence -log(1 - p) of each
@@ -80,8 +82,9 @@ class SpikeCheck:
             1e-9,
         )
         deviation = abs(x - mid)
-        back = abs(after - mid) < 0.25 * deviation  # the next reading is back near the median
-        if deviation <= 0.5 * limit or not back:
+        # a spike stands alone: the readings on both sides of it are near the median
+        alone = all(abs(v - mid) < 0.25 * deviation for v in (self.recent[-1], after))
+        if deviation <= 0.5 * limit or not alone:
             return Finding(0.0, "spike", "")
         return Finding(
             min(deviation / limit, 1.0),
