@@ -170,9 +170,10 @@ VALUES = (
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
 )
-TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1).filter(
-    lambda s: isinstance(parse_cell(s), str) and s.strip() != ""
-)
+# NUL is refused (test_nul_lines_are_rejected), every other character is kept
+TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1
+).filter(lambda s: isinstance(parse_cell(s), str) and s.strip() != "")
 
 
 @given(VALUES)
@@ -246,6 +247,17 @@ def test_csv_time_series_rows() -> None:
     }
     assert second.instances == {"temperature": instance(21, "2024-03-01T01:00:00.000Z")}
     assert third.instances == {}
+
+
+def test_nul_lines_are_rejected() -> None:
+    """U+0000 cannot be stored (PostgreSQL refuses it): the line is rejected, not the file."""
+    items = jsonl(b'{"id": "urn:a", "type": "T", "p": "o\\u0000n"}\n{"id": "urn:b", "type": "T"}')
+    assert rejects(items)[1].startswith("the line contains the character U+0000 (NUL)")
+    assert "(at p)" in rejects(items)[1]
+    assert [i.doc["id"] for i in items if isinstance(i, Entity)] == ["urn:b"]
+    rows = csv_items(b"id,type,p\nurn:a,T,o\x00n\nurn:b,T,on\n")
+    assert rejects(rows)[2].startswith("the row contains the character U+0000 (NUL)")
+    assert [i.doc["id"] for i in rows if isinstance(i, Entity)] == ["urn:b"]
 
 
 def test_csv_rejects_bad_rows_and_keeps_going() -> None:

@@ -113,6 +113,8 @@ async def test_one_bad_message_does_not_spoil_the_others(ingestor: Ingestor) -> 
         (FRAGMENT, {"@context": None}, "the payload has no attributes"),
         (FRAGMENT, {"id": "urn:x:2", "a": prop(1)}, "differs from the topic's"),
         (FRAGMENT, {"a": None}, "attribute 'a' has no value"),
+        (FRAGMENT, {"a": prop("o\x00n")}, "the payload contains the character U+0000"),
+        ("cityfabric/default/devices/m1", {"p": "\x00"}, "U+0000 (NUL)"),
         (FRAGMENT.replace(LAMP, "urn:ngsi-ld:Nope:1"), {"a": prop(1)}, "ResourceNotFound: entity"),
         (FRAGMENT.replace(LAMP, "not-a-uri"), {"a": prop(1)}, "id must be a URI"),
         ("cityfabric/default/devices/m2", {"p": 1}, "unknown device 'm2'"),

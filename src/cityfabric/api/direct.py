@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cityfabric.ngsild.errors import InvalidRequest
+from cityfabric.ngsild.errors import BadRequestData, InvalidRequest
+from cityfabric.ngsild.nul import NUL_REASON, text_nul_problem
 
 Endpoint = Callable[..., Awaitable[Response]]
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -50,6 +51,7 @@ def _caller(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     ]
 
     async def call(request: Request) -> Response:
+        refuse_url_nul(request)
         path, query = request.path_params, request.query_params
         kwargs: dict[str, Any] = {}
         for name, is_bool, default in plan:
@@ -66,6 +68,15 @@ def _caller(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         return await endpoint(request, **kwargs)
 
     return call
+
+
+def refuse_url_nul(request: Request) -> None:
+    """BadRequestData for a path or query string carrying U+0000 (see ngsild/nul.py)."""
+    if b"%00" in request.scope.get("query_string", b""):
+        raise BadRequestData(f"the query string contains the character {NUL_REASON}")
+    err = text_nul_problem(request.scope.get("path", ""), "the path")
+    if err is not None:
+        raise err
 
 
 def _boolean(name: str, raw: str) -> bool:

@@ -15,6 +15,7 @@ from cityfabric.ngsild.context import ActiveContext, parse_link_header
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.errors import BadRequestData, InvalidRequest
 from cityfabric.ngsild.model import CORE_CONTEXT_URL
+from cityfabric.ngsild.nul import refuse_json_nul
 from cityfabric.ngsild.render import Format, View
 from cityfabric.store.base import DEFAULT_TENANT
 
@@ -42,7 +43,7 @@ def max_body(request: Request) -> int:
 
 
 async def read_json(request: Request) -> Any:
-    """The request body as JSON, checking its media type and size (413 past the limit)."""
+    """The request body as JSON, checking its media type, size (413 past the limit) and NUL."""
     media = media_of(request)
     if media not in (JSON, JSON_LD, MERGE_PATCH):
         raise InvalidRequest(
@@ -63,9 +64,11 @@ async def read_json(request: Request) -> Any:
     if not raw:
         raise InvalidRequest("the request has no body")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         raise InvalidRequest(f"the body is not valid JSON: {err}") from None
+    refuse_json_nul(raw, body)
+    return body
 
 
 def registry(request: Request) -> ContextRegistry:

@@ -19,6 +19,8 @@ from typing import IO, Any, Final
 
 import orjson
 
+from cityfabric.ngsild.nul import json_nul_problem, text_nul_problem
+
 Doc = dict[str, Any]
 CORE_MEMBERS: Final = frozenset({"id", "type", "@context"})
 CSV_KEYS: Final = ("id", "type", "observedAt")
@@ -127,6 +129,10 @@ def read_jsonl(lines: Iterable[tuple[int, bytes]]) -> Iterator[Item]:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
             yield Reject(number, f"not valid JSON: {err}")
+            continue
+        nul = json_nul_problem(raw, doc, "the line")
+        if nul is not None:
+            yield Reject(number, nul.detail)
             continue
         yield json_item(number, doc, len(raw))
 
@@ -259,6 +265,8 @@ def read_csv(lines: Iterable[tuple[int, bytes]]) -> Iterator[Item]:
             names = _header(record)
         elif len(record) != len(names):
             yield Reject(number, f"{len(record)} columns where the header has {len(names)}")
+        elif (nul := text_nul_problem("".join(record), "the row")) is not None:
+            yield Reject(number, nul.detail)
         else:
             yield csv_item(number, dict(zip(names, record, strict=True)))
     if names is None:

@@ -22,6 +22,7 @@ from cityfabric.ingest.topics import Topic, parse_topic, tenant_of_topic
 from cityfabric.ngsild.context import core_context
 from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.errors import BadRequestData, NgsiLdError, NonexistentTenant
+from cityfabric.ngsild.nul import refuse_json_nul
 from cityfabric.ngsild.service import EntityService, Names
 from cityfabric.store.base import DEFAULT_TENANT
 
@@ -90,6 +91,7 @@ class Ingestor:
             body = orjson.loads(payload)
         except orjson.JSONDecodeError as err:
             raise BadRequestData(f"the payload is not valid JSON: {err}") from None
+        refuse_json_nul(payload, body, "the payload")
         if type(body) is not dict:
             raise BadRequestData(f"the payload must be a JSON object, not {type(body).__name__}")
         if topic.kind == "device":
