@@ -7,7 +7,9 @@ import threading
 from collections.abc import Sequence
 
 from cityfabric.ngsild.model import EntityDoc
-from cityfabric.store.base import Change, ChangeProbe, OutboxRow, Settlement
+from cityfabric.ngsild.query import AttrPath, Comparison
+from cityfabric.store.base import Change, ChangeProbe, EntityQuery, OutboxRow, Settlement
+from cityfabric.store.sqlite import SqliteStore
 from tests.store.conftest import AnyStore
 
 SUB = "urn:ngsi-ld:Subscription:1"
@@ -41,6 +43,35 @@ async def test_a_failing_hook_keeps_the_write(store: AnyStore) -> None:
     [r] = await store.apply("", [("urn:1", lambda _: doc("urn:1", 1))])
     assert r.ok and await store.get("", "urn:1") == doc("urn:1", 1)
     assert await store.pending_notifications() == 0
+
+
+async def test_a_filter_the_engine_cannot_run_matches_nothing_and_spoils_nothing(
+    store: AnyStore,
+) -> None:
+    """A named group is Python's `re` but not PostgreSQL's ARE: that filter alone fails."""
+    patterns = {"sub:bad": "(?P<n>o)n", "sub:good": "^o", "sub:other": "(?:o)"}
+
+    def filtered(probe: ChangeProbe, changes: Sequence[Change]) -> list[OutboxRow]:
+        rows: list[OutboxRow] = []
+        for tenant, entity_id, _, _ in changes:
+            for sub, pattern in patterns.items():
+                q = Comparison(AttrPath("urn:s"), "~=", pattern)
+                if probe.entity_matches(tenant, entity_id, EntityQuery(q=q)):
+                    rows.append((tenant, sub, entity_id.encode()))
+        return rows
+
+    store.set_change_hook(filtered)
+    item = {
+        "id": "urn:1",
+        "type": ["urn:t"],
+        "attrs": {"urn:s": [{"type": "Property", "value": "on"}]},
+    }
+    await store.apply("", [("urn:1", lambda _: item)])
+    queued = await store.due_notifications(2**60, 100, 60_000)
+    expected = {"sub:good", "sub:other"} | (
+        {"sub:bad"} if isinstance(store, SqliteStore) else set()
+    )
+    assert {i.subscription_id for i in queued} == expected
 
 
 async def test_concurrent_claims_never_share_a_row_and_leases_end(store: AnyStore) -> None:

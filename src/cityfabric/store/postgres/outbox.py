@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Final
 
 import orjson
+import psycopg
 
 from cityfabric.store.base import (
     Change,
@@ -64,6 +65,8 @@ class Probe:
         compiled = compile_query(
             tid, EntityQuery(ids=(entity_id,), q=query.q, scope_q=query.scope_q, geo=query.geo)
         )
+        if not all(pg_accepts_regex(self._conn, p) for p in compiled.regexes):
+            return False  # a filter PostgreSQL cannot run matches nothing, and breaks nothing
         if compiled.geo_predicate is None or compiled.geo_attr is None:
             sql = f"SELECT 1 FROM ({compiled.ids_sql()}) AS m LIMIT 1"
             return self._conn.execute(sql, compiled.params).fetchone() is not None
@@ -72,6 +75,35 @@ class Probe:
             return False
         doc = orjson.loads(str(row[0]))
         return geo_matches(doc, compiled.geo_attr, compiled.geo_predicate)
+
+
+_PG_REGEX: dict[str, bool] = {}  # PostgreSQL's verdict on each pattern a filter used
+_PG_REGEX_MAX: Final = 4096
+
+
+def pg_accepts_regex(conn: Conn, pattern: str) -> bool:
+    """Whether PostgreSQL's regex dialect (ARE) compiles `pattern`, asked once per pattern.
+
+    Subscription filters are checked by Python's `re` when created, and a subscription
+    may come from a SQLite store; a pattern ARE refuses (a named group, a possessive
+    quantifier) would fail the whole change hook, so no subscription would be notified.
+    """
+    known = _PG_REGEX.get(pattern)
+    if known is not None:
+        return known
+    try:
+        with conn.transaction():  # a savepoint: the write's transaction survives a refusal
+            conn.execute("SELECT '' ~ %s::text", (pattern,))
+        known = True
+    except psycopg.errors.InvalidRegularExpression as err:
+        log.warning(
+            "regular expression %r cannot run on PostgreSQL (%s): it matches nothing", pattern, err
+        )
+        known = False
+    if len(_PG_REGEX) >= _PG_REGEX_MAX:
+        _PG_REGEX.clear()
+    _PG_REGEX[pattern] = known
+    return known
 
 
 def queue(conn: Conn, hook: ChangeHook, changes: Sequence[Change]) -> int:

@@ -37,6 +37,13 @@ class Params:
 
     def __init__(self) -> None:
         self.values: dict[str, object] = {}
+        self.regexes: list[str] = []
+
+    def bind_regex(self, pattern: object) -> str:
+        """Bind a regular expression Python accepts; kept in `regexes` for `valid_for_pg`."""
+        checked = checked_regex(pattern)
+        self.regexes.append(checked)
+        return self.bind(checked, "text")
 
     def bind(self, value: object, cast: str = "") -> str:
         """Bind a value and return its placeholder (`%(pN)s`, with an optional cast)."""
@@ -155,7 +162,7 @@ def checked_regex(pattern: object) -> str:
 
 def regex_condition(pattern: object, params: Params) -> str:
     """Condition on `v`: a string value the regular expression matches."""
-    regex = params.bind(checked_regex(pattern), "text")
+    regex = params.bind_regex(pattern)
     return f"(CASE WHEN jsonb_typeof(v) = 'string' THEN {TEXT} ~ {regex} END)"
 
 

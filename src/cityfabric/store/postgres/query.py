@@ -16,7 +16,7 @@ from cityfabric.ngsild.errors import BadRequestData
 from cityfabric.ngsild.geo import GeoQuery
 from cityfabric.ngsild.query import ScopeAnd, ScopeExpr, ScopeTerm, TypeAnd, TypeExpr, TypeName
 from cityfabric.store.base import EntityQuery
-from cityfabric.store.postgres.pgq import Params, checked_names, checked_regex, q_sql
+from cityfabric.store.postgres.pgq import Params, checked_names, q_sql
 from cityfabric.store.sqlite.funcs import GeoPredicate
 from cityfabric.store.sqlite.sqlq import scope_regex
 
@@ -27,6 +27,7 @@ class CompiledQuery:
     params: dict[str, object]
     geo_predicate: GeoPredicate | None = None
     geo_attr: str | None = None
+    regexes: tuple[str, ...] = ()  # every bound regular expression (see `valid_for_pg`)
 
     def select_sql(self, *, paged: bool) -> str:
         """Docs (as text) in creation order; one page when `paged`."""
@@ -55,7 +56,7 @@ def compile_query(tid: int, query: EntityQuery) -> CompiledQuery:
         parts.extend(geo_prefilter(query.geo, params))
         predicate = geo.compile_predicate(query.geo)
     if query.id_pattern is not None:
-        parts.append(f"e.id ~ {params.bind(checked_regex(query.id_pattern), 'text')}")
+        parts.append(f"e.id ~ {params.bind_regex(query.id_pattern)}")
     if query.attrs:
         names = params.bind(checked_names(*query.attrs), "text[]")
         parts.append(f"((e.doc -> 'attrs') ?| {names})")
@@ -64,7 +65,9 @@ def compile_query(tid: int, query: EntityQuery) -> CompiledQuery:
     if query.q is not None:
         parts.append(q_sql(query.q, params))
     geo_attr = None if query.geo is None else query.geo.geoproperty
-    return CompiledQuery(" AND ".join(parts), params.values, predicate, geo_attr)
+    return CompiledQuery(
+        " AND ".join(parts), params.values, predicate, geo_attr, tuple(params.regexes)
+    )
 
 
 def type_sql(expr: TypeExpr, params: Params) -> str:
@@ -91,7 +94,7 @@ def scope_sql(expr: ScopeExpr, params: Params) -> str:
         cond = (
             f"s = {params.bind(expr.path.strip(), 'text')}"
             if regex is None
-            else f"s ~ {params.bind(regex, 'text')}"
+            else f"s ~ {params.bind_regex(regex)}"
         )
         return f"EXISTS (SELECT 1 FROM {_SCOPES} WHERE {cond})"
     parts = [scope_sql(term, params) for term in expr.terms]
