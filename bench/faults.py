@@ -10,7 +10,8 @@ raised episode is a detection. A detection is a true positive when it falls in
 [start, end + grace] of a labelled fault on that asset; recall counts the labels with a
 detection in that window; the delay is the first such detection minus the fault's start.
 PV panels are checked against the output expected from the city's WeatherObserved readings
-(irradiance, temperature, wind), as the platform could; lamps against the sun.
+(irradiance, temperature, wind), scaled by the median ratio of all the city's panels in the
+same hour (`peer_reference`), as the platform could; lamps against the sun.
 Results go to bench/results/faults-<time>.json and the console.
 """
 
@@ -23,6 +24,7 @@ import platform
 import statistics
 import time
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ import numpy as np
 from cityfabric.analytics.alerts import AlertOptions, SeriesAlerts
 from cityfabric.analytics.anomaly_scoring import OUTLIER, ScoringOptions, SeriesScorer
 from cityfabric.analytics.physics_checks import Site
-from cityfabric.analytics.physics_checks_pv import expected_pv
+from cityfabric.analytics.physics_checks_pv import expected_pv, peer_reference
 from cityfabric.analytics.physics_checks_sun import sun_at
 from cityfabric.demo.assets import generate
 from cityfabric.demo.faults import Fault, plan_faults
@@ -89,24 +91,34 @@ def simulate(args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[Fault
 
 
 def sites(entities: list[dict[str, Any]], series: Series) -> dict[str, Site]:
-    """Locations, and for each panel its expected output under the measured weather."""
+    """Locations, and for each panel its expected output under the measured weather, scaled
+    by its peers' ratio in the same hour (`peer_reference`)."""
     by_id = {e["id"]: e for e in entities}
     weather = next(eid for (eid, a) in series if a == "solarRadiation")
     wx = {a: np.array(series[(weather, a)]) for a in ("solarRadiation", "temperature", "windSpeed")}
     out: dict[str, Site] = {}
+    panels: dict[str, tuple[Any, Any, Any]] = {}
+    peaks: dict[str, float] = {}
     for e in entities:
         loc = get(e, "location")
         if isinstance(loc, dict) and loc.get("type") == "Point":
             lon, lat = loc["coordinates"][:2]
             out[e["id"]] = Site(lat, lon)
         if kind_of(e) == "pv" and (e["id"], "activePower") in series:
-            out[e["id"]] = _pv_site(e, by_id, series[(e["id"], "activePower")], wx)
+            readings = np.array(series[(e["id"], "activePower")])
+            out[e["id"]], expected = _pv_site(e, by_id, readings[:, 0], wx)
+            panels[e["id"]] = (readings[:, 0], readings[:, 1], expected)
+            peaks[e["id"]] = out[e["id"]].peak or 0.0
+    factor = peer_reference(panels, peaks)
+    for pid, (times, _, expected) in panels.items():
+        hours = (times // 3600).astype(np.int64).tolist()
+        scaled = expected * np.array([factor.get(h, 1.0) for h in hours])
+        table = dict(zip(times.tolist(), scaled.tolist(), strict=True))
+        out[pid] = replace(out[pid], expected=table.get)
     return out
 
 
-def _pv_site(
-    e: dict[str, Any], by_id: dict[str, Any], readings: list[tuple[float, float]], wx: Any
-) -> Site:
+def _pv_site(e: dict[str, Any], by_id: dict[str, Any], times: Any, wx: Any) -> tuple[Site, Any]:
     panel = by_id[get(e, "refPhotovoltaicDevice")]
     lon, lat = get(panel, "location")["coordinates"][:2]
     params = (
@@ -115,7 +127,6 @@ def _pv_site(
         float(get(panel, "NominalPower", 150.0)),
         float(get(panel, "temperatureCoefficient", {}).get("Pmax", -0.004)),
     )
-    times = np.array([t for t, _ in readings])
     suns = [sun_at(t, lat, lon) for t in times.tolist()]
     zen = np.array([90.0 - s.elevation for s in suns])
     az = np.array([s.azimuth for s in suns])
@@ -124,8 +135,7 @@ def _pv_site(
         at = np.clip(np.searchsorted(wx[name][:, 0], times, side="right") - 1, 0, None)
         measured.append(wx[name][at, 1])
     expected = expected_pv(zen, az, (measured[0], measured[1], measured[2]), params)
-    table = dict(zip(times.tolist(), expected.tolist(), strict=True))
-    return Site(lat, lon, params[2], table.get, expected_is_measured=True)
+    return Site(lat, lon, params[2], expected_is_measured=True), expected
 
 
 def detect(series: Series, site_of: dict[str, Site], args: argparse.Namespace) -> list[Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import numpy as np
 import orjson
+import pytest
 
 from cityfabric.analytics.physics_checks import (
     CHECKS,
@@ -14,7 +16,7 @@ from cityfabric.analytics.physics_checks import (
     SilenceCheck,
     Site,
 )
-from cityfabric.analytics.physics_checks_pv import PvCheck
+from cityfabric.analytics.physics_checks_pv import PvCheck, peer_reference
 from cityfabric.analytics.physics_checks_series import (
     BatteryCheck,
     LevelCheck,
@@ -116,14 +118,53 @@ def test_pv_failure_soiling_and_shading() -> None:
     assert hits and set(hits) == {"pv_shading"}
 
 
+def test_pv_shading_is_flagged_on_the_first_day_the_shadow_falls() -> None:
+    def shaded(t: float, e: float) -> float:
+        az = sun_at(t, 53.9, 27.56).azimuth
+        return e * 0.2 if (t - T0) / DAY > 5 and abs(az - 200) < 10 else e
+
+    found = run_pv(7, shaded)
+    first = next(n for n, (s, k) in enumerate(found) if s >= 0.9 and k == "pv_shading")
+    assert 5 * 288 < first < 6 * 288  # the day it starts, not the day after
+    assert first - next(n for n in range(5 * 288, 7 * 288) if found[n][1] == "pv_shading") <= 2
+
+
+def test_pv_soiling_is_judged_on_whole_days_not_on_the_hour() -> None:
+    def biased(t: float, e: float) -> float:  # the model errs by the time of day, daily alike
+        return e * (1.0 + 0.12 * math.cos(math.radians(sun_at(t, 53.9, 27.56).azimuth)))
+
+    assert max(s for s, k in run_pv(10, biased) if k == "pv_soiling") < 0.9
+
+    def soiled(t: float, e: float) -> float:  # and a panel losing 3 % a day from day 4
+        return biased(t, e) * (1.0 - 0.03 * max(0.0, (t - T0) / DAY - 4))
+
+    found = run_pv(10, soiled)
+    first = next(n for n, (s, k) in enumerate(found) if s >= 0.9 and k == "pv_soiling")
+    assert 4 * 288 < first < 7 * 288
+
+
+def test_peer_reference_is_the_median_ratio_of_the_panels_in_each_hour() -> None:
+    times = np.array([T0 + 36000.0, T0 + 36300.0, T0 + 39600.0])
+    expected = np.array([100.0, 100.0, 100.0])
+    panels = {
+        f"p{k}": (times, expected * factor, expected)
+        for k, factor in enumerate([0.9, 0.92, 0.5, 0.95])
+    }
+    peaks = {p: 200.0 for p in panels}
+    hour = int(times[0] // 3600)
+    assert peer_reference(panels, peaks) == pytest.approx({hour: 0.91, hour + 1: 0.91})
+    two = {k: panels[k] for k in ("p0", "p1")}
+    assert peer_reference(two, peaks) == {}  # two panels are no reference
+
+
 def test_every_check_continues_exactly_from_its_state() -> None:
     for name, spec in CHECKS.items():
         a = spec.make(None)
         site = pv_site() if name == "pv" else MINSK
-        for n in range(600):
+        for n in range(1200):
             a.update(T0 + 300 * n, float(n % 17), site)
         b = spec.make(orjson.loads(orjson.dumps(a.to_state())))
-        for n in range(600, 700):
+        for n in range(1200, 1300):
             t, v = T0 + 300 * n, float(n % 13)
             assert a.update(t, v, site) == b.update(t, v, site), name
 
