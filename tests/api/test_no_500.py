@@ -209,3 +209,44 @@ def test_subscriptions_and_devices_any_body(client: TestClient, body: Any) -> No
     ok(client.post(f"{B}/subscriptions", json=body))
     ok(client.patch(f"{B}/subscriptions/urn:ngsi-ld:Subscription:1", json=body))
     ok(client.post("/cityfabric/v1/devices", json=body))
+
+
+U64 = 2**64 - 1  # orjson reads integers up to here; SQLite's integers stop at 2**63 - 1
+LAST = "9999-12-31T23:59:59Z"  # its hour's period ends past 9999
+
+
+def test_the_edges_of_numbers_and_time(client: TestClient) -> None:
+    """Values at the limits of the engines' integers and of ISO 8601 time: never a 500."""
+    temporal = {
+        "id": "urn:ngsi-ld:T:1",
+        "type": "T",
+        "p": [
+            {"type": "Property", "value": U64, "observedAt": "2024-01-01T00:00:00Z"},
+            {"type": "Property", "value": 2.5, "observedAt": LAST},
+        ],
+    }
+    assert client.post(f"{B}/temporal/entities", json=temporal).status_code == 201
+    entity = {"id": "urn:ngsi-ld:T:2", "type": "T", "p": {"type": "Property", "value": U64}}
+    assert client.post(f"{B}/entities", json=entity).status_code == 201
+    assert client.get(f"{B}/entities/urn:ngsi-ld:T:2").json()["p"]["value"] == U64
+    hist = client.get(f"{B}/temporal/entities/urn:ngsi-ld:T:1").json()
+    assert sorted(i["value"] for i in hist["p"]) == [2.5, U64]
+    agg = client.get(
+        f"{B}/temporal/entities/urn:ngsi-ld:T:1",
+        params={
+            "options": "aggregatedValues",
+            "aggrMethods": "sum",
+            "aggrPeriodDuration": "PT1H",
+            "timerel": "after",
+            "timeAt": "9999-12-31T00:00:00Z",
+        },
+        headers={"Accept": "application/json"},
+    )
+    assert agg.status_code == 200, agg.text
+    assert agg.json()["p"]["sum"] == [[2.5, "9999-12-31T23:00:00.000Z", "9999-12-31T23:59:59.999Z"]]
+    for q in (f"p=={U64}", f"p>{2**70}", "p<-" + "9" * 30):
+        ok(client.get(f"{B}/entities", params={"type": "T", "q": q}))
+    r = client.get(f"{B}/entities", params={"type": "T", "q": "p==1" + "0" * 400})
+    assert r.status_code == 400 and "out of range" in r.json()["detail"]
+    r = client.get(f"{B}/entities", params={"type": "T", "offset": str(2**70)})
+    assert r.status_code == 400 and "offset must be at most" in r.json()["detail"]

@@ -343,7 +343,10 @@ def _datetime(cur: Cursor, text: str, kind: str, begin: int) -> DateTimeLit:
 
 def _number(cur: Cursor, text: str, begin: int) -> int | float:
     if "." not in text and "e" not in text and "E" not in text:
-        return int(text)
+        whole = int(text)
+        if -(2**63) <= whole < 2**63:
+            return whole
+        # past 64 bits no engine holds it as an integer: compared as a float
     value = float(text)
     if not math.isfinite(value):
         raise cur.error(f"number '{text}' out of range", begin)

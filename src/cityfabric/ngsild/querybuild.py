@@ -30,6 +30,7 @@ from cityfabric.store.base import EntityQuery
 MAX_LIMIT = 1000  # largest page a query may ask for
 DEFAULT_LIMIT = 20
 MAX_ID_PATTERN = 256
+MAX_INTEGER = 2**63 - 1  # the largest integer both engines' SQL integers hold
 
 
 class Names(Protocol):
@@ -78,6 +79,8 @@ def parse_int(text: str | None, name: str, default: int, low: int) -> int:
         raise BadRequestData(f"{name} must be an integer, got {text!r}") from None
     if value < low:
         raise BadRequestData(f"{name} must be at least {low}, got {value}")
+    if value > MAX_INTEGER:
+        raise BadRequestData(f"{name} must be at most {MAX_INTEGER}, got {value}")
     return value
 
 

@@ -47,8 +47,11 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 @functools.lru_cache(maxsize=65536)
 def format_time(ms: int) -> str:
-    """UTC milliseconds as NGSI-LD writes timestamps: `2026-11-23T16:00:00.000Z`."""
-    sec, milli = divmod(ms, 1000)
+    """UTC milliseconds as NGSI-LD writes timestamps: `2026-11-23T16:00:00.000Z`.
+
+    A time past 9999 (only the end of a period holding the last hours of 9999) is written
+    as the last millisecond of 9999, the last time ISO 8601 writes without expansion."""
+    sec, milli = divmod(min(ms, _END_OF_TIME), 1000)
     return time_text(sec) + f".{milli:03d}Z"
 
 

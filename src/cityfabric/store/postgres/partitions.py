@@ -11,9 +11,11 @@ cache that a rolled-back transaction or another process could make stale).
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from cityfabric.ngsild.temporal import DAY_MS
 from cityfabric.store.postgres.write import Conn
 
 PARTITION_LOCK = 0x63667061  # pg_advisory_xact_lock key ("cfpa")
@@ -29,10 +31,10 @@ def month_of(ts: int) -> int:
 def _bounds(month: int) -> tuple[str, int, int]:
     year, index = divmod(month, 12)
     lo = datetime(1970 + year, index + 1, 1, tzinfo=UTC)
-    year2, index2 = divmod(month + 1, 12)
-    hi = datetime(1970 + year2, index2 + 1, 1, tzinfo=UTC)
-    name = f"hist_{1970 + year:04d}{index + 1:02d}"
-    return name, int(lo.timestamp() * 1000), int(hi.timestamp() * 1000)
+    lo_ms = int(lo.timestamp() * 1000)
+    # the end by day count: the month after 9999-12 is past datetime's range
+    hi_ms = lo_ms + monthrange(lo.year, lo.month)[1] * DAY_MS
+    return f"hist_{1970 + year:04d}{index + 1:02d}", lo_ms, hi_ms
 
 
 def ensure(conn: Conn, times: Iterable[int]) -> None:

@@ -26,6 +26,8 @@ from cityfabric.store.sqlite import feed
 # members of an instance kept in their own columns (or not kept: instanceId is derived)
 _OWN: Final = frozenset({"observedAt", "modifiedAt", "createdAt", "instanceId", "datasetId"})
 _CACHE_LIMIT: Final = 500_000  # cached series before the cache is dropped and reloaded
+_INT64_MIN: Final = -(2**63)  # integers the num column holds; larger ones go to val
+_INT64_MAX: Final = 2**63 - 1
 
 _PROPERTY: Final = {"type": "Property"}
 _PROPERTY_TEXT: Final = '{"type":"Property"}'
@@ -71,7 +73,7 @@ def split_value(inst: Instance) -> tuple[Any, str | None]:
     """(num, val) columns of an instance's value: numbers in num, JSON text in val."""
     value = inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value"))
     kind = type(value)
-    if kind is int or kind is float:
+    if kind is float or (kind is int and _INT64_MIN <= value <= _INT64_MAX):
         return value, None
     if kind is bool:
         return (1 if value else 0), "true" if value else "false"
@@ -116,7 +118,11 @@ def prepare(instances: Iterable[tuple[str, Instance]], default_mod: int) -> Prep
         ):
             value = inst["value"]
             kind = type(value)
-            num, val = (value, None) if kind is int or kind is float else split_value(inst)
+            num, val = (
+                (value, None)
+                if kind is float or (kind is int and _INT64_MIN <= value <= _INT64_MAX)
+                else split_value(inst)  # an integer past 64 bits is kept exact, as JSON text
+            )
             ts = times.get(observed)
             if ts is None:
                 ts = times[observed] = parse_time(observed, "observedAt")
