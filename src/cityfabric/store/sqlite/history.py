@@ -71,7 +71,7 @@ def parse_instance_id(text: str) -> tuple[int, int]:
 
 def split_value(inst: Instance) -> tuple[Any, str | None]:
     """(num, val) columns of an instance's value: numbers in num, JSON text in val."""
-    value = inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value"))
+    value: Any = inst.get(VALUE_MEMBER.get(inst.get("type", "Property"), "value"))
     kind = type(value)
     if kind is float or (kind is int and _INT64_MIN <= value <= _INT64_MAX):
         return value, None
