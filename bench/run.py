@@ -188,8 +188,14 @@ class Server:
         return rss / 2**20
 
     def cpu_seconds(self) -> float:
-        t = psutil.Process(self.pid).cpu_times()
-        return float(t.user + t.system)
+        """CPU time of the server and its live child processes (workers, delivery)."""
+        proc = psutil.Process(self.pid)
+        total = 0.0
+        for one in (proc, *proc.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                t = one.cpu_times()
+                total += t.user + t.system
+        return total
 
     def db_mb(self) -> float:
         size = sum(p.stat().st_size for p in self.data_dir.rglob("*") if p.is_file())
@@ -326,7 +332,7 @@ class Profiler:
         self.directory.mkdir(parents=True, exist_ok=True)
         out = self.directory / f"{name}.txt"
         cmd = [pyspy, "record", "--pid", str(server.pid), "--duration", str(int(seconds))]
-        cmd += ["--rate", "200", "--format", "raw", "--threads", "--nonblocking"]
+        cmd += ["--rate", "200", "--format", "raw", "--threads", "--nonblocking", "--subprocesses"]
         cmd += ["--output", str(out)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -81,6 +81,7 @@ def settings(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Set
         database_url=database_url,
         context_cache=SDM_CONTEXTS,
         anomaly_interval=0,
+        notification_process=False,  # tests reach into the delivery worker
     )
 
 

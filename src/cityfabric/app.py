@@ -33,14 +33,14 @@ from cityfabric.api.direct import direct_routes
 from cityfabric.config import Settings, from_env
 from cityfabric.ingest.profiles import DeviceProfiles
 from cityfabric.ingest.runtime import running_ingest
-from cityfabric.ngsild.contexts_store import ContextRegistry
 from cityfabric.ngsild.history import HistoryService, expire_periodically
 from cityfabric.ngsild.service import EntityService
-from cityfabric.notify.delivery import Delivery, DeliveryConfig
+from cityfabric.notify.delivery import Delivery
 from cityfabric.notify.periodic import Periodic
+from cityfabric.notify.process import DeliveryProcess
 from cityfabric.notify.service import SubscriptionService
-from cityfabric.store.postgres import PostgresStore
-from cityfabric.store.sqlite import SqliteStore
+from cityfabric.notify.stream import Streams
+from cityfabric.parts import delivery_config, make_contexts, make_store
 
 ROUTERS = (
     entities,
@@ -57,26 +57,6 @@ ROUTERS = (
     tenants,
     ui,
 )
-
-
-def make_store(settings: Settings) -> SqliteStore | PostgresStore:
-    """The store the settings name: PostgreSQL with `database_url`, else the SQLite file."""
-    keep = settings.history_on_delete == "keep"
-    feed_ms = round(settings.history_changes_retention * 1000)
-    if settings.database_url:
-        return PostgresStore(
-            settings.database_url,
-            connections=settings.readers,
-            keep_history_on_delete=keep,
-            change_feed_retention_ms=feed_ms,
-        )
-    return SqliteStore(
-        settings.database_path,
-        readers=settings.readers,
-        synchronous=settings.synchronous,
-        keep_history_on_delete=keep,
-        change_feed_retention_ms=feed_ms,
-    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -124,12 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.history = history
     app.state.forecasts = ForecastService(app.state.entities, history)
     app.state.subscriptions = SubscriptionService(store)
-    app.state.contexts = ContextRegistry(
-        settings.context_cache,
-        settings.hosted_contexts_dir,
-        fetch_timeout=settings.context_timeout,
-    )
-    app.state.delivery = Delivery(store, app.state.contexts, _delivery_config(settings))
+    app.state.contexts = make_contexts(settings)
+    app.state.delivery = _delivery(app, settings)
     app.state.periodic = Periodic(
         store, app.state.delivery.wake, poll=settings.notification_periodic_poll
     )
@@ -151,15 +127,15 @@ def _reforecasting(service: ForecastService, interval: float) -> asyncio.Task[No
     return None
 
 
-def _delivery_config(settings: Settings) -> DeliveryConfig:
-    return DeliveryConfig(
-        max_attempts=settings.notification_max_attempts,
-        retry_base=settings.notification_retry_base,
-        retry_max=settings.notification_retry_max,
-        timeout=settings.notification_timeout,
-        ca_file=settings.notification_ca_file,
-        base_url=f"http://{settings.host}:{settings.port}",
-    )
+def _delivery(app: FastAPI, settings: Settings) -> Delivery | DeliveryProcess:
+    """Notification delivery: in a process of its own, or on this one's event loop."""
+    store = app.state.store
+    if settings.notification_process:
+        process = DeliveryProcess(store, settings)
+        app.state.streams = process.streams
+        return process
+    app.state.streams = streams = Streams()
+    return Delivery(store, app.state.contexts, delivery_config(settings), streams=streams)
 
 
 def app_from_env() -> FastAPI:

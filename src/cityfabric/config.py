@@ -46,6 +46,7 @@ class Settings:
     notification_timeout: float = 10.0
     notification_ca_file: Path | None = None
     notification_periodic_poll: float = 1.0
+    notification_process: bool = True  # deliver from a process of its own (notify/process.py)
     anomaly_interval: float = 5.0  # seconds between anomaly detection cycles; 0: off
     anomaly_watch: str = DEFAULT_WATCH  # Type.attribute[:check+check], comma-separated
     anomaly_threshold: float = 0.9

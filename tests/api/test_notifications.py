@@ -31,6 +31,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         notification_retry_base=0.05,
         notification_retry_max=0.1,
         notification_timeout=2.0,
+        notification_process=False,
     )
     with TestClient(create_app(settings), base_url="http://testserver") as c:
         yield c
@@ -253,6 +254,7 @@ def clocked(tmp_path: Path) -> Iterator[tuple[TestClient, FakeClock]]:
         data_dir=tmp_path / "data",
         context_cache=SDM_CONTEXTS,
         notification_periodic_poll=3600,
+        notification_process=False,
     )
     app = create_app(settings)
     clock = FakeClock()

@@ -25,6 +25,7 @@ class Received:
 class Receiver:
     url: str
     status: int = 200
+    delay: float = 0.0  # seconds each POST takes before it is answered
     calls: int = 0  # every POST, answered 2xx or not
     got: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -58,6 +59,7 @@ def receiver(port: int = 0, tls: ssl.SSLContext | None = None) -> Iterator[Recei
         def do_POST(self) -> None:
             size = int(self.headers.get("Content-Length") or 0)
             body = orjson.loads(self.rfile.read(size)) if size else None
+            time.sleep(rec.delay)
             with rec.lock:
                 rec.calls += 1
                 if rec.status < 300:

@@ -22,7 +22,9 @@ from tests.notify.receiver import Receiver, receiver
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS)
+    settings = Settings(
+        data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, notification_process=False
+    )
     with TestClient(create_app(settings), base_url="http://testserver") as c:
         yield c
 
@@ -97,9 +99,30 @@ def test_settlements_are_batched_and_rows_removed_after_delivery(
         assert status(client, sub)["notification"]["timesSent"] == 1
 
 
+def test_rows_for_a_busy_endpoint_wait_behind_it_and_go_together(
+    client: TestClient, rec: Receiver
+) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    settles = Counting(store, "settle_notifications")
+    rec.delay = 0.5  # the first request holds the endpoint
+    subscribe(client, rec.url)
+    write(client, lamp("on"))
+    time.sleep(0.1)
+    states = [f"dim-{i}" for i in range(5)]
+    for state in states:
+        set_state(client, state)
+    got = rec.wait(lambda got: sum(len(r.body["data"]) for r in got) == 6)
+    assert [[e["powerState"]["value"] for e in r.body["data"]] for r in got] == [["on"], states]
+    settled(client)
+    assert not any(done.defer for (done,) in settles.calls)  # none went back to the outbox
+
+
 def test_a_lost_settlement_only_causes_a_redelivery(tmp_path: Path, rec: Receiver) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, notification_timeout=1.0
+        data_dir=tmp_path / "data",
+        context_cache=SDM_CONTEXTS,
+        notification_timeout=1.0,
+        notification_process=False,
     )
     app = create_app(settings)
     clock = FakeClock()

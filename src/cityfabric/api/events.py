@@ -35,7 +35,7 @@ async def subscription_events(request: Request, subscriptionId: str) -> Response
     tenant = tenant_of(request)
     subscriptions: SubscriptionService = request.app.state.subscriptions
     await subscriptions.get(tenant, subscriptionId)  # 404 for an unknown one
-    streams: Streams = request.app.state.delivery.streams
+    streams: Streams = request.app.state.streams
     return StreamingResponse(
         _events(streams, tenant, subscriptionId),
         media_type="text/event-stream",

@@ -5,8 +5,10 @@ The store queues matches in the transaction of the change (see `matcher.py` and
 `poll` seconds (rows due for a retry, rows queued by another process). Each pass claims
 due rows with a lease, groups them per subscription and sends each group from its own
 task, up to `batch` entities per notification. One request per endpoint URL is in
-flight at a time; rows for a busy endpoint (or a throttled subscription) are deferred
-without counting an attempt, so a dead endpoint never holds up the others.
+flight at a time: rows for a busy endpoint wait in memory behind it (up to `claim` rows
+per endpoint, sent together when it is free), and beyond that bound, or when throttling
+holds them, go back to the outbox for a while without counting an attempt. So a dead
+endpoint holds up neither the others nor memory.
 
 MQTT endpoints get the same Notification published to their topic (`mqtt_out.py`);
 receiverInfo, Link and NGSILD-Tenant travel as MQTT 5 user properties. A QoS 1 or 2
@@ -38,7 +40,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,17 +59,47 @@ from cityfabric.notify.matcher import Matcher
 from cityfabric.notify.model import DEFAULT_MQTT_VERSION, Subscription
 from cityfabric.notify.mqtt_out import MqttError, MqttPublisher
 from cityfabric.notify.payload import context_source, decode, notification, render_data
-from cityfabric.notify.stream import Streams
-from cityfabric.store.base import DeliveryStatus, OutboxItem, OutboxStore, Settlement, Store
+from cityfabric.notify.stream import Offers, Streams
+from cityfabric.store.base import (
+    ChangeHook,
+    DeliveryStatus,
+    OutboxItem,
+    OutboxStore,
+    Settlement,
+    Store,
+    SubscriptionCounters,
+)
 
 log = logging.getLogger(__name__)
 
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
-DEFER_MS = 200  # how long rows for a busy endpoint wait before the next claim
+DEFER_MS = 200  # how long rows wait in the outbox when their endpoint's queue is full
+
+_Group = tuple[str, Subscription, list[OutboxItem]]  # tenant, subscription, its rows
 
 
 class NotifyStore(Store, OutboxStore, Protocol):
     """A store that keeps subscriptions and the outbox."""
+
+
+class DeliveryStore(Protocol):
+    """What the delivery worker reads and writes: the outbox and the subscriptions."""
+
+    def set_change_hook(
+        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+    ) -> None: ...
+
+    async def due_notifications(
+        self, now_ms: int, limit: int, lease_ms: int
+    ) -> list[OutboxItem]: ...
+
+    async def settle_notifications(self, settlement: Settlement) -> None: ...
+
+    async def get_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> tuple[bytes, SubscriptionCounters] | None: ...
+
+    async def subscriptions_version(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -84,9 +116,9 @@ class DeliveryConfig:
 
     @property
     def lease_ms(self) -> int:
-        """Long enough for one task to send every chunk of one claim."""
+        """Long enough for one claim's chunks to wait behind another's and be sent."""
         chunks = -(-self.claim // self.batch)
-        return int((self.timeout * chunks + 5) * 1000)
+        return int((self.timeout * 2 * chunks + 5) * 1000)
 
     def backoff_ms(self, attempts: int) -> int:
         """The wait after the `attempts`-th failure: exponential, capped, with jitter."""
@@ -107,10 +139,11 @@ class Delivery:
 
     def __init__(
         self,
-        store: NotifyStore,
+        store: DeliveryStore,
         contexts: ContextRegistry,
         config: DeliveryConfig,
         clock: Clock = system_clock,
+        streams: Offers | None = None,
     ) -> None:
         self.store = store
         self.contexts = contexts
@@ -122,6 +155,7 @@ class Delivery:
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # endpoint URLs with a request in flight
+        self._waiting: dict[str, list[_Group]] = {}  # rows claimed for a busy endpoint
         self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (clock s)
         self._client: HttpClient | None = None
         self._subs: dict[tuple[str, str], Subscription | None] = {}  # parsed, or deleted
@@ -129,10 +163,11 @@ class Delivery:
         self._pending = Settlement()  # finished deliveries not written yet
         self._flusher: asyncio.Task[None] | None = None
         self._mqtt = MqttPublisher(self._tls)
-        self.streams = Streams()
+        self.streams: Offers = streams or Streams()
 
-    async def async_start(self) -> None:
-        """Install the matcher and start the worker on the running loop."""
+    async def async_start(self, *, match: bool = True) -> None:
+        """Start the worker on the running loop, and install the matcher unless `match` is
+        False (another process matches: this one is only woken by commits that queued)."""
         self._loop = asyncio.get_running_loop()
         self._event = asyncio.Event()
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
@@ -140,7 +175,8 @@ class Delivery:
         # plain http:// itself, https:// through httpx; keep as many connections per
         # origin as requests can be in flight at once (every endpoint may be one server)
         self._client = HttpClient(fallback, max_idle=max(self.config.claim, 64))
-        self.store.set_change_hook(Matcher(lambda: iso(self.clock())), self.wake)
+        hook = Matcher(lambda: iso(self.clock())) if match else None
+        self.store.set_change_hook(hook, self.wake)
         self._runner = asyncio.create_task(self._run(), name="cityfabric-notify")
 
     async def async_stop(self) -> None:
@@ -197,16 +233,36 @@ class Delivery:
             wait = self._wait_ms(key, sub)
             if wait:
                 held.defer.extend((r.oid, now + wait) for r in rows)
+                self._wake_in(wait)
                 continue
-            self._busy.add(sub.notification.endpoint.uri)
-            self._last_sent[key] = self.clock()
-            task = asyncio.create_task(self._deliver(key[0], sub, rows))
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
+            uri = sub.notification.endpoint.uri
+            if uri in self._busy:
+                self._queue_behind(uri, (key[0], sub, rows))
+            else:
+                self._start(uri, [(key[0], sub, rows)])
         if held.dropped or held.defer:  # written with the next flush of finished deliveries
             _merge(self._pending, held)
             self._kick_flusher()
         return len(items)
+
+    def _start(self, uri: str, groups: list[_Group]) -> None:
+        """Deliver `groups` to `uri` (not busy) from a task of their own."""
+        self._busy.add(uri)
+        for tenant, sub, _ in groups:
+            self._last_sent[(tenant, sub.id)] = self.clock()
+        task = asyncio.create_task(self._deliver(uri, groups))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _queue_behind(self, uri: str, group: _Group) -> None:
+        """Hold rows for a busy endpoint until its request in flight ends (same lease)."""
+        tenant, sub, rows = group
+        waiting = self._waiting.setdefault(uri, [])
+        for tenant_w, sub_w, rows_w in waiting:
+            if (tenant_w, sub_w.id) == (tenant, sub.id):
+                rows_w.extend(rows)  # one notification carries them all, up to `batch`
+                return
+        waiting.append((tenant, sub, list(rows)))
 
     async def _refresh_subscriptions(self) -> None:
         """Forget the parsed subscriptions if any subscription changed since they were read."""
@@ -246,21 +302,39 @@ class Delivery:
         return True
 
     def _wait_ms(self, key: tuple[str, str], sub: Subscription) -> int:
-        """How long rows must wait: the endpoint is busy, or throttling holds them."""
-        if sub.notification.endpoint.uri in self._busy:
+        """How long rows must wait: their endpoint is busy and its queue is full, or
+        throttling holds them."""
+        if sub.throttling:
+            if sub.notification.endpoint.uri in self._busy:
+                return DEFER_MS
+            last = self._last_sent.get(key)
+            left = 0.0 if last is None else last + sub.throttling - self.clock()
+            return int(left * 1000) + 1 if left > 0 else 0
+        waiting = self._waiting.get(sub.notification.endpoint.uri, ())
+        if sum(len(rows) for _, _, rows in waiting) >= self.config.claim:
             return DEFER_MS
-        last = self._last_sent.get(key)
-        if sub.throttling and last is not None:
-            left = last + sub.throttling - self.clock()
-            if left > 0:
-                return int(left * 1000) + 1
         return 0
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._event.set()  # deferred rows may go now
+    def _wake_in(self, ms: int) -> None:
+        """Pass again in `ms` (rows held in the outbox are due then)."""
+        if self._loop is not None:
+            self._loop.call_later(ms / 1000, self._event.set)
 
-    async def _deliver(self, tenant: str, sub: Subscription, rows: Sequence[OutboxItem]) -> None:
+    async def _deliver(self, uri: str, groups: list[_Group]) -> None:
+        """Send each group, then whatever queued behind them meanwhile, one request at a time."""
+        try:
+            while groups:
+                for tenant, sub, rows in groups:
+                    await self._deliver_group(tenant, sub, rows)
+                groups = self._waiting.pop(uri, [])
+                for tenant, sub, _ in groups:
+                    self._last_sent[(tenant, sub.id)] = self.clock()
+        finally:
+            self._busy.discard(uri)
+
+    async def _deliver_group(
+        self, tenant: str, sub: Subscription, rows: Sequence[OutboxItem]
+    ) -> None:
         try:
             outcome = _Outcome()
             for start in range(0, len(rows), self.config.batch):
@@ -270,10 +344,12 @@ class Delivery:
             outcome.settlement.statuses.append(_status(tenant, sub.id, outcome, iso(self.clock())))
             _merge(self._pending, outcome.settlement)
             self._kick_flusher()
+            if outcome.settlement.retry:  # the flush writes them first: look a little later
+                now = int(self.clock() * 1000)
+                first = min(at for _, at in outcome.settlement.retry)
+                self._wake_in(max(first - now, 0) + DEFER_MS // 4)
         except Exception:
             log.exception("delivery to %s failed unexpectedly", sub.notification.endpoint.uri)
-        finally:
-            self._busy.discard(sub.notification.endpoint.uri)
 
     def _settle_chunk(self, out: _Outcome, chunk: Sequence[OutboxItem], reason: str | None) -> None:
         if reason is None:

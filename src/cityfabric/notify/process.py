@@ -1,0 +1,351 @@
+"""Notification delivery in a process of its own, so that it has a core of its own.
+
+The API process keeps matching (the matcher runs in its writer, inside the transaction
+of each change, see `matcher.py`) and tells the delivery process over a socket pair
+when a commit queued notifications. The delivery process runs `Delivery`: it renders
+and sends, which is most of delivery's CPU. The few store calls delivery makes (claim,
+settle, read a subscription) it asks the API process to run on its store, so there is
+one writer to the database and nothing to contend for its lock. Event streams are held
+by the API process too: it tells the delivery process which subscriptions have one
+open, and the delivery process sends their notifications back.
+
+Frames, both ways: one byte of kind, four bytes of payload length, the payload.
+
+  API → delivery   W  commit queued rows (empty)
+                   O  a stream opened: tenant NUL subscription id
+                   C  the last stream of a subscription closed: same
+                   A  the answer to a store call: pickle of (call no., ok, value or error)
+                   X  stop: settle what was sent, then close the socket
+  delivery → API   R  ready: delivering (empty)
+                   S  a store call: pickle of (call no., method name, arguments)
+                   N  tenant NUL subscription id NUL Notification JSON
+
+Pickle is safe here: both ends are this program, over a socket pair nobody else holds.
+
+When the API process dies (even by SIGKILL) the delivery process reads end-of-file and
+exits; rows it had claimed and not settled come back when their lease ends. When the
+delivery process dies, the API process starts another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import pickle
+import signal
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any, Final
+
+from cityfabric.config import Settings
+from cityfabric.notify.clock import iso, system_clock
+from cityfabric.notify.delivery import Delivery, NotifyStore, tls_context
+from cityfabric.notify.matcher import Matcher
+from cityfabric.notify.stream import Key, Streams
+from cityfabric.store.base import ChangeHook, OutboxItem, Settlement, SubscriptionCounters
+
+log = logging.getLogger(__name__)
+
+HEADER: Final = struct.Struct("!cI")
+WAKE, OPENED, CLOSED, ANSWER, STOP = b"W", b"O", b"C", b"A", b"X"
+READY, STORE_CALL, NOTIFICATION = b"R", b"S", b"N"
+# the store methods `Delivery` calls, which the delivery process may ask for
+STORE_METHODS: Final = frozenset(
+    ("due_notifications", "settle_notifications", "get_subscription", "subscriptions_version")
+)
+RESTART_DELAY: Final = 1.0  # seconds before a dead delivery process is replaced
+START_WAIT: Final = 60.0  # seconds a new delivery process gets to open the store
+STOP_WAIT: Final = 15.0  # seconds the delivery process gets to settle what it sent
+
+
+def frame(kind: bytes, *parts: bytes) -> bytes:
+    payload = b"\0".join(parts)
+    return HEADER.pack(kind, len(payload)) + payload
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """The next frame's kind and payload; IncompleteReadError at the end."""
+    kind, size = HEADER.unpack(await reader.readexactly(HEADER.size))
+    return kind, await reader.readexactly(size)
+
+
+def parts(payload: bytes, count: int) -> list[str]:
+    return [p.decode() for p in payload.split(b"\0", count - 1)]
+
+
+class DeliveryProcess:
+    """The API process's side: matches writes, wakes the delivery process, runs its store
+    calls, feeds the streams."""
+
+    def __init__(self, store: NotifyStore, settings: Settings) -> None:
+        tls_context(settings.notification_ca_file)  # a bad CA file stops the start here
+        self.store = store
+        self.settings = settings
+        self.streams = Streams(self.stream_changed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._calls: set[asyncio.Task[None]] = set()
+        self._wake_sent = False  # a W frame is on its way: later commits need no other
+        self._stopping = False
+
+    async def async_start(self) -> None:
+        """Start the delivery process, wait until it delivers, match every write from now on."""
+        self._loop = asyncio.get_running_loop()
+        ready = asyncio.Event()
+        self._keeper = asyncio.create_task(self._keep(ready), name="cityfabric-notify-proc")
+        try:
+            await asyncio.wait_for(ready.wait(), START_WAIT)
+        except TimeoutError:
+            await self.async_stop()
+            raise RuntimeError(
+                f"the notification delivery process did not start within {START_WAIT:.0f} s"
+            ) from None
+        self.store.set_change_hook(Matcher(lambda: iso(system_clock())), self.wake)
+
+    async def async_stop(self) -> None:
+        """Stop matching; the delivery process settles what it has sent and exits."""
+        self._stopping = True
+        self.store.set_change_hook(None)
+        self._send(frame(STOP))
+        if self._keeper is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._keeper), STOP_WAIT)
+        except TimeoutError:  # end-of-file makes it exit, or `_finish` ends it
+            if self._writer is not None:
+                self._writer.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+
+    def wake(self) -> None:
+        """Called from the writer thread after a commit that queued notifications."""
+        if self._loop is not None and not self._wake_sent:
+            self._wake_sent = True
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._send, frame(WAKE))
+
+    def stream_changed(self, key: Key, opened: bool) -> None:
+        """`Streams.on_change`: tell the delivery process which subscriptions to offer."""
+        self._send(frame(OPENED if opened else CLOSED, key[0].encode(), key[1].encode()))
+
+    def _send(self, data: bytes) -> None:
+        if data[:1] == WAKE:
+            self._wake_sent = False
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(data)
+
+    async def _keep(self, ready: asyncio.Event) -> None:
+        """Run the delivery process, and a new one whenever it dies, until stopped."""
+        spawn = multiprocessing.get_context("spawn")
+        while True:
+            ours, theirs = socket.socketpair()
+            process = spawn.Process(
+                target=run_delivery_process,
+                args=(self.settings, theirs),
+                name="cityfabric-notify",
+                daemon=True,
+            )
+            process.start()
+            theirs.close()
+            reader, self._writer = await asyncio.open_connection(sock=ours)
+            for tenant, sub_id in self.streams.open_keys():  # streams opened before it
+                self._send(frame(OPENED, tenant.encode(), sub_id.encode()))
+            self._send(frame(WAKE))  # rows queued while no process ran
+            await self._serve(reader, ready)
+            self._writer.close()
+            await asyncio.to_thread(_finish, process, 1.0)
+            if self._stopping:
+                return
+            log.error(
+                "the notification delivery process exited (code %s); starting another",
+                process.exitcode,
+            )
+            await asyncio.sleep(RESTART_DELAY)
+
+    async def _serve(self, reader: asyncio.StreamReader, ready: asyncio.Event) -> None:
+        """Answer the delivery process until it closes the socket."""
+        while True:
+            try:
+                kind, payload = await read_frame(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            if kind == STORE_CALL:
+                task = asyncio.create_task(self._store_call(payload))
+                self._calls.add(task)
+                task.add_done_callback(self._calls.discard)
+            elif kind == NOTIFICATION:
+                tenant, sub_id, body = payload.split(b"\0", 2)
+                self.streams.offer(tenant.decode(), sub_id.decode(), body)
+            elif kind == READY:
+                ready.set()
+
+    async def _store_call(self, payload: bytes) -> None:
+        number, method, args = pickle.loads(payload)
+        try:
+            if method not in STORE_METHODS:
+                raise ValueError(f"not a delivery store call: {method}")
+            answer = (number, True, await getattr(self.store, method)(*args))
+        except Exception as err:  # the delivery process raises it where it called
+            answer = (number, False, err)
+        try:
+            data = pickle.dumps(answer)
+        except Exception as err:  # an error that does not pickle: its text does
+            data = pickle.dumps((number, False, RuntimeError(f"{method}: {err!r}")))
+        self._send(frame(ANSWER, data))
+
+
+def _finish(process: multiprocessing.process.BaseProcess, wait: float) -> None:
+    """Wait for the process to exit; terminate it after `wait` seconds, kill it after more."""
+    process.join(wait)
+    if process.is_alive():
+        process.terminate()
+        process.join(5)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+class RemoteStore:
+    """`DeliveryStore` in the delivery process: each call runs in the API process."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self._numbers = itertools.count()
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._closed = False
+
+    def set_change_hook(
+        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+    ) -> None:
+        """Nothing to install: the API process matches, and wakes this one."""
+
+    async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
+        items: list[OutboxItem] = await self._call("due_notifications", now_ms, limit, lease_ms)
+        return items
+
+    async def settle_notifications(self, settlement: Settlement) -> None:
+        await self._call("settle_notifications", settlement)
+
+    async def get_subscription(
+        self, tenant: str, subscription_id: str
+    ) -> tuple[bytes, SubscriptionCounters] | None:
+        found: tuple[bytes, SubscriptionCounters] | None = await self._call(
+            "get_subscription", tenant, subscription_id
+        )
+        return found
+
+    async def subscriptions_version(self) -> int:
+        version: int = await self._call("subscriptions_version")
+        return version
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        if self._closed:
+            raise ConnectionError("the API process is gone")
+        number = next(self._numbers)
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[number] = future
+        self.writer.write(frame(STORE_CALL, pickle.dumps((number, method, args))))
+        return await future
+
+    def answer(self, payload: bytes) -> None:
+        number, ok, value = pickle.loads(payload)
+        future = self._waiting.pop(number, None)
+        if future is None or future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def close(self) -> None:
+        """Fail every call still waiting, and every later one."""
+        self._closed = True
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the API process is gone"))
+        self._waiting.clear()
+
+
+class RemoteOffers:
+    """`Offers` in the delivery process: the API process's open streams, over the socket."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.open: set[Key] = set()
+
+    def wanted(self, tenant: str, subscription_id: str) -> bool:
+        return (tenant, subscription_id) in self.open
+
+    def offer(self, tenant: str, subscription_id: str, notification: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(
+                frame(NOTIFICATION, tenant.encode(), subscription_id.encode(), notification)
+            )
+
+
+def run_delivery_process(settings: Settings, sock: socket.socket) -> None:
+    """The delivery process's entry point (spawned: it imports only what delivery needs)."""
+    # Ctrl-C reaches the whole process group: this process stops when the API process
+    # says so, after settling what it sent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s:     [notify] %(message)s"
+    )
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        asyncio.run(_deliver(settings, sock))
+    else:
+        uvloop.run(_deliver(settings, sock))
+
+
+async def _deliver(settings: Settings, sock: socket.socket) -> None:
+    from cityfabric.parts import delivery_config, make_contexts
+
+    reader, writer = await asyncio.open_connection(sock=sock)
+    store = RemoteStore(writer)
+    offers = RemoteOffers(writer)
+    delivery = Delivery(store, make_contexts(settings), delivery_config(settings), streams=offers)
+    await delivery.async_start(match=False)
+    writer.write(frame(READY))
+    stopped = asyncio.Event()
+    reading = asyncio.create_task(_read(reader, store, offers, delivery, stopped))
+    await stopped.wait()
+    await delivery.async_stop()  # its last settlement goes through `store` while it can
+    store.close()
+    reading.cancel()
+    writer.close()
+
+
+async def _read(
+    reader: asyncio.StreamReader,
+    store: RemoteStore,
+    offers: RemoteOffers,
+    delivery: Delivery,
+    stopped: asyncio.Event,
+) -> None:
+    """Handle the API process's frames; `stopped` on STOP or at end-of-file."""
+    while True:
+        try:
+            kind, payload = await read_frame(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            store.close()  # the API process died: nothing can be settled any more
+            stopped.set()
+            return
+        if kind == ANSWER:
+            store.answer(payload)
+        elif kind == WAKE:
+            delivery.wake()
+        elif kind in (OPENED, CLOSED):
+            tenant, sub_id = parts(payload, 2)
+            if kind == OPENED:
+                offers.open.add((tenant, sub_id))
+            else:
+                offers.open.discard((tenant, sub_id))
+        elif kind == STOP:
+            stopped.set()
