@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,44 @@ def test_rows_for_a_busy_endpoint_wait_behind_it_and_go_together(
     assert [[e["powerState"]["value"] for e in r.body["data"]] for r in got] == [["on"], states]
     settled(client)
     assert not any(done.defer for (done,) in settles.calls)  # none went back to the outbox
+
+
+def test_an_endpoint_queue_is_bounded_and_the_rest_waits_in_the_outbox(
+    client: TestClient, rec: Receiver
+) -> None:
+    delivery = client.app.state.delivery  # type: ignore[attr-defined]
+    delivery.config = replace(delivery.config, queue=2)
+    store = client.app.state.store  # type: ignore[attr-defined]
+    settles = Counting(store, "settle_notifications")
+    rec.delay = 0.5
+    subscribe(client, rec.url)
+    write(client, lamp("on"))
+    time.sleep(0.1)  # "on" is in flight: one more row fits behind it
+    states = [f"dim-{i}" for i in range(4)]
+    for state in states:
+        set_state(client, state)
+    got = rec.wait(lambda got: sum(len(r.body["data"]) for r in got) == 5)
+    values = [e["powerState"]["value"] for r in got for e in r.body["data"]]
+    assert values == ["on", *states]  # in order, none lost
+    settled(client)
+    assert any(done.defer for (done,) in settles.calls)  # some went back to the outbox
+
+
+def test_a_failing_endpoint_is_not_tried_again_for_the_rows_behind_it(
+    client: TestClient, rec: Receiver
+) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    settles = Counting(store, "settle_notifications")
+    rec.status = 500
+    subs = [subscribe(client, rec.url) for _ in range(3)]  # one endpoint, three subscriptions
+    write(client, lamp("on"))
+    deadline = time.monotonic() + 5
+    while not any(done.defer for (done,) in settles.calls):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert rec.calls == 1  # the first failed: the other two were put back, not tried
+    failed = sum(status(client, sub)["notification"].get("timesFailed", 0) for sub in subs)
+    assert failed == 1
 
 
 def test_a_lost_settlement_only_causes_a_redelivery(tmp_path: Path, rec: Receiver) -> None:

@@ -5,9 +5,10 @@ The store queues matches in the transaction of the change (see `matcher.py` and
 `poll` seconds (rows due for a retry, rows queued by another process). Each pass claims
 due rows with a lease, groups them per subscription and sends each group from its own
 task, up to `batch` entities per notification. One request per endpoint URL is in
-flight at a time: rows for a busy endpoint wait in memory behind it (up to `claim` rows
-per endpoint, sent together when it is free), and beyond that bound, or when throttling
-holds them, go back to the outbox for a while without counting an attempt. So a dead
+flight at a time: rows for a busy endpoint wait in memory behind it (up to `queue` rows
+per endpoint, in flight or waiting, sent together when it is free), and beyond that
+bound, or when throttling holds them, go back to the outbox for a while without
+counting an attempt. So a dead
 endpoint holds up neither the others nor memory.
 
 MQTT endpoints get the same Notification published to their topic (`mqtt_out.py`);
@@ -110,15 +111,16 @@ class DeliveryConfig:
     timeout: float = 10.0  # per request, unless the endpoint sets its own
     base_url: str = "http://127.0.0.1:8000"  # prefix of hosted @context links
     batch: int = 100  # entities per notification
-    claim: int = 400  # rows per pass
+    claim: int = 1000  # rows per pass
+    queue: int = 400  # rows per endpoint, in flight or waiting in memory
     poll: float = 1.0
     ca_file: Path | None = None  # CA certificates for https:// and mqtts:// endpoints
 
     @property
     def lease_ms(self) -> int:
-        """Long enough for one claim's chunks to wait behind another's and be sent."""
-        chunks = -(-self.claim // self.batch)
-        return int((self.timeout * 2 * chunks + 5) * 1000)
+        """Long enough for an endpoint's whole queue to be sent, one request at a time."""
+        chunks = -(-self.queue // self.batch)
+        return int((self.timeout * (chunks + 1) + 5) * 1000)
 
     def backoff_ms(self, attempts: int) -> int:
         """The wait after the `attempts`-th failure: exponential, capped, with jitter."""
@@ -156,6 +158,7 @@ class Delivery:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy: set[str] = set()  # endpoint URLs with a request in flight
         self._waiting: dict[str, list[_Group]] = {}  # rows claimed for a busy endpoint
+        self._in_flight: dict[str, int] = {}  # rows being sent to each busy endpoint
         self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (clock s)
         self._client: HttpClient | None = None
         self._subs: dict[tuple[str, str], Subscription | None] = {}  # parsed, or deleted
@@ -230,12 +233,16 @@ class Delivery:
             if sub is None:  # deleted since: nobody to notify
                 held.dropped.extend(r.oid for r in rows)
                 continue
-            wait = self._wait_ms(key, sub)
-            if wait:
-                held.defer.extend((r.oid, now + wait) for r in rows)
-                self._wake_in(wait)
-                continue
             uri = sub.notification.endpoint.uri
+            wait = self._throttled_ms(key, sub)
+            room = 0 if wait else self.config.queue - self._queued(uri)
+            if len(rows) > room:  # back to the outbox for a while, not an attempt
+                wait = wait or DEFER_MS
+                held.defer.extend((r.oid, now + wait) for r in rows[max(room, 0) :])
+                self._wake_in(wait)
+                rows = rows[: max(room, 0)]
+            if not rows:
+                continue
             if uri in self._busy:
                 self._queue_behind(uri, (key[0], sub, rows))
             else:
@@ -248,6 +255,7 @@ class Delivery:
     def _start(self, uri: str, groups: list[_Group]) -> None:
         """Deliver `groups` to `uri` (not busy) from a task of their own."""
         self._busy.add(uri)
+        self._in_flight[uri] = sum(len(rows) for _, _, rows in groups)
         for tenant, sub, _ in groups:
             self._last_sent[(tenant, sub.id)] = self.clock()
         task = asyncio.create_task(self._deliver(uri, groups))
@@ -301,19 +309,22 @@ class Delivery:
         await self.store.settle_notifications(done)
         return True
 
-    def _wait_ms(self, key: tuple[str, str], sub: Subscription) -> int:
-        """How long rows must wait: their endpoint is busy and its queue is full, or
-        throttling holds them."""
-        if sub.throttling:
-            if sub.notification.endpoint.uri in self._busy:
-                return DEFER_MS
-            last = self._last_sent.get(key)
-            left = 0.0 if last is None else last + sub.throttling - self.clock()
-            return int(left * 1000) + 1 if left > 0 else 0
-        waiting = self._waiting.get(sub.notification.endpoint.uri, ())
-        if sum(len(rows) for _, _, rows in waiting) >= self.config.claim:
+    def _throttled_ms(self, key: tuple[str, str], sub: Subscription) -> int:
+        """How long throttling holds the subscription's rows (a throttled subscription's
+        rows never wait in memory: its next request must not start before its time)."""
+        if not sub.throttling:
+            return 0
+        if sub.notification.endpoint.uri in self._busy:
             return DEFER_MS
-        return 0
+        last = self._last_sent.get(key)
+        left = 0.0 if last is None else last + sub.throttling - self.clock()
+        return int(left * 1000) + 1 if left > 0 else 0
+
+    def _queued(self, uri: str) -> int:
+        """Rows in flight to `uri` or waiting for it."""
+        return self._in_flight.get(uri, 0) + sum(
+            len(rows) for _, _, rows in self._waiting.get(uri, ())
+        )
 
     def _wake_in(self, ms: int) -> None:
         """Pass again in `ms` (rows held in the outbox are due then)."""
@@ -324,17 +335,33 @@ class Delivery:
         """Send each group, then whatever queued behind them meanwhile, one request at a time."""
         try:
             while groups:
-                for tenant, sub, rows in groups:
-                    await self._deliver_group(tenant, sub, rows)
+                for at, (tenant, sub, rows) in enumerate(groups):
+                    if not await self._deliver_group(tenant, sub, rows):
+                        # the endpoint fails: what waits for it is not tried now
+                        self._put_back([*groups[at + 1 :], *self._waiting.pop(uri, [])])
+                        return
                 groups = self._waiting.pop(uri, [])
+                self._in_flight[uri] = sum(len(rows) for _, _, rows in groups)
                 for tenant, sub, _ in groups:
                     self._last_sent[(tenant, sub.id)] = self.clock()
         finally:
             self._busy.discard(uri)
+            self._in_flight.pop(uri, None)
+
+    def _put_back(self, groups: list[_Group]) -> None:
+        """Return rows to the outbox until a first retry would be due (not an attempt)."""
+        if not groups:
+            return
+        now = int(self.clock() * 1000)
+        wait = self.config.backoff_ms(1)
+        self._pending.defer.extend((r.oid, now + wait) for _, _, rows in groups for r in rows)
+        self._kick_flusher()
+        self._wake_in(wait + DEFER_MS // 4)
 
     async def _deliver_group(
         self, tenant: str, sub: Subscription, rows: Sequence[OutboxItem]
-    ) -> None:
+    ) -> bool:
+        """Send the rows in chunks; whether every chunk was delivered."""
         try:
             outcome = _Outcome()
             for start in range(0, len(rows), self.config.batch):
@@ -348,8 +375,10 @@ class Delivery:
                 now = int(self.clock() * 1000)
                 first = min(at for _, at in outcome.settlement.retry)
                 self._wake_in(max(first - now, 0) + DEFER_MS // 4)
+            return not outcome.failed
         except Exception:
             log.exception("delivery to %s failed unexpectedly", sub.notification.endpoint.uri)
+            return False
 
     def _settle_chunk(self, out: _Outcome, chunk: Sequence[OutboxItem], reason: str | None) -> None:
         if reason is None:
