@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from cityfabric.store.history_rows import prepare
 from cityfabric.store.sqlite import feed, funcs, schema
-from cityfabric.store.sqlite.history import HistoryWriter, prepare
+from cityfabric.store.sqlite.history import HistoryWriter
 
 REAL = feed.record
 

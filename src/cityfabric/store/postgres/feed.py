@@ -12,9 +12,9 @@ import time
 from typing import Final
 
 from cityfabric.store.base import ChangedSeries, ChangePage, ChangeQuery, Recorded
+from cityfabric.store.history_rows import feed_value
 from cityfabric.store.postgres.numeric import from_num
 from cityfabric.store.postgres.write import Conn
-from cityfabric.store.sqlite.feed import _value
 
 FEED_LOCK: Final = 0x63666664  # pg_advisory_xact_lock key ("cffd")
 
@@ -112,6 +112,6 @@ def _series(conn: Conn, taken: list[tuple[int, int, int, int, int, int]]) -> lis
         if series is None:  # its history was deleted since
             continue
         for ts, num, val, observed in conn.execute(_INSTANCES, (sid, lo, hi, ilo, ihi)):
-            value = from_num(num) if val is None else _value(str(val), from_num(num))
+            value = from_num(num) if val is None else feed_value(str(val), from_num(num))
             series.instances.append(Recorded(int(str(ts)), value, bool(observed)))
     return [s for s in by_sid.values() if s.instances]

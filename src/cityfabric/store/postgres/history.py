@@ -1,7 +1,7 @@
 """The write side of history on PostgreSQL, in the transaction of the entity write.
 
-The same rows as the SQLite engine (`store/sqlite/history.py`, whose pure helpers it
-reuses): one row per attribute instance in `hist`, partitioned by month on `ts`
+The same rows as the SQLite engine (`store/sqlite/history.py`; both prepare them with
+`store/history_rows.py`): one row per attribute instance in `hist`, partitioned by month on `ts`
 (`partitions.py`), and the hourly and daily roll-ups merged in by upsert from the new
 rows. `num` is `numeric`, so integers come back as integers and floats as floats.
 """
@@ -17,16 +17,16 @@ from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.errors import ResourceNotFound
 from cityfabric.ngsild.model import EntityDoc, Instance
 from cityfabric.ngsild.temporal import DAY_MS, HOUR_MS, format_time, parse_time
-from cityfabric.store.postgres import feed, partitions
-from cityfabric.store.postgres.numeric import num_param
-from cityfabric.store.postgres.write import Conn
-from cityfabric.store.sqlite.history import (
+from cityfabric.store.history_rows import (
     Prepared,
     changed_instances,
     parse_instance_id,
     prepare,
     rest_of,
 )
+from cityfabric.store.postgres import feed, partitions
+from cityfabric.store.postgres.numeric import num_param
+from cityfabric.store.postgres.write import Conn
 
 ROLLUPS = (("hist_hourly", HOUR_MS), ("hist_daily", DAY_MS))
 _PROPERTY = {"type": "Property"}

@@ -21,15 +21,10 @@ from cityfabric.ngsild.temporal import (
     sums_of,
 )
 from cityfabric.store.base import EntityHistory, HistoryPage, HistoryQuery, SeriesHistory
+from cityfabric.store.filters import type_matches, type_names
+from cityfabric.store.history_rows import instance_of_row, rollup_table, sum_value
 from cityfabric.store.postgres.numeric import from_num
 from cityfabric.store.postgres.write import Conn
-from cityfabric.store.sqlite.histread import (
-    _instance,
-    _rollup_table,
-    _value,
-    type_matches,
-    type_names,
-)
 
 Bucket = tuple[int, Sums]
 
@@ -140,7 +135,7 @@ def _instances(
         )
         for ts, iid, num, val, dmod, extra in rows
     ]
-    series.instances = [_instance(sid, meta, series.dataset_id, row) for row in plain]
+    series.instances = [instance_of_row(sid, meta, series.dataset_id, row) for row in plain]
     if plain:
         series.first, series.last = plain[0][0], plain[-1][0]
 
@@ -162,7 +157,7 @@ def aggregate(
         assert row is not None
         first_last = (row[0], row[1])
     origin = time.start if time.start is not None else first_last[0]
-    table = _rollup_table(time, aggr, use_rollups)
+    table = rollup_table(time, aggr, use_rollups)
     if (origin is None or first_last[1] is None) and table is None:
         return {}
     end = time.end if time.end is not None else int(first_last[1]) + 1
@@ -253,7 +248,7 @@ def _calendar_buckets(
             continue
         index = bisect.bisect_right(starts, ts) - 1
         value = from_num(num)
-        groups.setdefault(index, []).append(value if val is None else _value(str(val), value))
+        groups.setdefault(index, []).append(value if val is None else sum_value(str(val), value))
     return [(index, sums_of(values)) for index, values in sorted(groups.items())]
 
 

@@ -29,7 +29,7 @@ from cityfabric.ngsild.query import (
     ValueList,
 )
 from cityfabric.ngsild.regex import compile_regex
-from cityfabric.store.sqlite.funcs import normalize_instant
+from cityfabric.store.filters import normalize_instant
 
 
 class Params:

@@ -16,9 +16,8 @@ from cityfabric.ngsild.errors import BadRequestData
 from cityfabric.ngsild.geo import GeoQuery
 from cityfabric.ngsild.query import ScopeAnd, ScopeExpr, ScopeTerm, TypeAnd, TypeExpr, TypeName
 from cityfabric.store.base import EntityQuery
+from cityfabric.store.filters import GeoPredicate, scope_regex
 from cityfabric.store.postgres.pgq import Params, checked_names, q_sql
-from cityfabric.store.sqlite.funcs import GeoPredicate
-from cityfabric.store.sqlite.sqlq import scope_regex
 
 
 @dataclass(frozen=True)

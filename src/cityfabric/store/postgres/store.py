@@ -40,6 +40,7 @@ from cityfabric.store.base import (
     TypeSummary,
     WriteResult,
 )
+from cityfabric.store.history_rows import FEED_RETENTION_MS, prepare
 from cityfabric.store.postgres import (
     feed,
     histread,
@@ -54,8 +55,6 @@ from cityfabric.store.postgres.history import HistoryWriter
 from cityfabric.store.postgres.listen import Listener
 from cityfabric.store.postgres.query import CompiledQuery, bad_regex, compile_query, geo_matches
 from cityfabric.store.postgres.write import Conn, apply_ops, lock_ids, tenant_id
-from cityfabric.store.sqlite.feed import RETENTION_MS
-from cityfabric.store.sqlite.history import prepare
 
 T = TypeVar("T")
 
@@ -69,7 +68,7 @@ class PostgresStore:
         *,
         connections: int = 4,
         keep_history_on_delete: bool = False,
-        change_feed_retention_ms: int = RETENTION_MS,
+        change_feed_retention_ms: int = FEED_RETENTION_MS,
         record_history: bool = True,
     ) -> None:
         self.url = url

@@ -17,7 +17,7 @@ import psycopg
 from cityfabric.ngsild.errors import InternalError, NgsiLdError
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.store.base import Change, Mutation, WriteResult
-from cityfabric.store.sqlite.group import GeoRow, geo_rows, types_of
+from cityfabric.store.filters import GeoRow, geo_rows, types_of
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from typing import Final
 import orjson
 
 from cityfabric.store.base import ChangedSeries, ChangePage, ChangeQuery, Recorded
+from cityfabric.store.history_rows import feed_value
 
 SCHEMA: Final = """
 CREATE TABLE hist_changes (
@@ -67,7 +68,6 @@ WHERE sid = ? AND ts BETWEEN ? AND ? AND iid BETWEEN ? AND ? ORDER BY ts, iid
 _FIRST_LATE: Final = (
     "SELECT min(fid) FROM hist_changes INDEXED BY hist_changes_at WHERE at >= ? AND fid > ?"
 )
-RETENTION_MS: Final = 24 * 3600 * 1000  # feed rows kept this long by default
 
 
 def record(conn: sqlite3.Connection) -> None:
@@ -130,12 +130,7 @@ def _series(
         if series is None:  # its history was deleted since
             continue
         series.instances.extend(
-            Recorded(ts, num if val is None else _value(val, num), bool(observed))
+            Recorded(ts, num if val is None else feed_value(val, num), bool(observed))
             for ts, num, val, observed in conn.execute(_INSTANCES, (sid, lo, hi, ilo, ihi))
         )
     return [s for s in by_sid.values() if s.instances]
-
-
-def _value(val: str, num: object) -> object:
-    value: object = orjson.loads(val)
-    return value if num is None or isinstance(value, bool) else num

@@ -11,18 +11,14 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
 from functools import lru_cache
-from typing import Any
 
 import orjson
 
 from cityfabric.ngsild.regex import compile_regex
-
-GeoPredicate = Callable[[dict[str, Any]], bool]
-
+from cityfabric.store.filters import GeoPredicate, normalize_instant
 
 compiled = compile_regex
 
@@ -32,24 +28,6 @@ def regexp(pattern: object, text: object) -> bool | None:
     if not isinstance(pattern, str) or not isinstance(text, str):
         return None
     return compiled(pattern).search(text) is not None
-
-
-def normalize_instant(text: str, kind: str) -> str | None:
-    """An ISO 8601 date, time or dateTime as sortable UTC text; None when unparsable."""
-    try:
-        if kind == "time":
-            parsed_time = time.fromisoformat(text.replace("Z", "+00:00"))
-            moment = datetime.combine(date(2000, 1, 1), parsed_time)
-            return _utc(moment).strftime("%H:%M:%S.%f")
-        return _utc(datetime.fromisoformat(text)).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    except ValueError:
-        return None
-
-
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def cf_ts(text: object, kind: object) -> str | None:

@@ -22,15 +22,14 @@ from collections.abc import Sequence
 
 import orjson
 
-from cityfabric.ngsild import geo
 from cityfabric.ngsild.errors import InternalError, NgsiLdError
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.store.base import Mutation, WriteResult
+from cityfabric.store.filters import GeoRow, geo_rows, types_of
 from cityfabric.store.sqlite.history import HistoryWriter
 
 log = logging.getLogger(__name__)
 
-GeoRow = tuple[str, tuple[float, float, float, float]]  # attribute IRI, bbox
 
 _NO_ROWS: list[GeoRow] = []  # shared, never appended to
 _GEO_MARK = b'"GeoProperty"'
@@ -50,26 +49,6 @@ class State:
         self.geo_rows: list[GeoRow] = _NO_ROWS
         self.dirty = False
         self.deleted = False  # deleted at some point of the group (a re-create gets a new rid)
-
-
-def types_of(doc: EntityDoc | None) -> tuple[str, ...]:
-    """The type IRIs of a doc (a list or one string)."""
-    if doc is None:
-        return ()
-    types = doc.get("type", ())
-    return (types,) if isinstance(types, str) else tuple(t for t in types if isinstance(t, str))
-
-
-def geo_rows(doc: EntityDoc) -> list[GeoRow]:
-    """The bbox of every GeoProperty instance of every attribute."""
-    rows: list[GeoRow] = []
-    for attr, instances in (doc.get("attrs") or {}).items():
-        for inst in instances if isinstance(instances, list) else [instances]:
-            if isinstance(inst, dict) and inst.get("type") == "GeoProperty":
-                value = inst.get("value")
-                if isinstance(value, dict):
-                    rows.append((attr, geo.bbox(value)))
-    return rows
 
 
 class Group:

@@ -14,37 +14,19 @@ from typing import Any
 
 import orjson
 
-from cityfabric.ngsild.model import VALUE_MEMBER, Instance
-from cityfabric.ngsild.query import TypeAnd, TypeExpr, TypeName
 from cityfabric.ngsild.temporal import (
     AGGREGATIONS,
-    DAY_MS,
-    HOUR_MS,
-    ROLLUP_METHODS,
     Aggregation,
     Sums,
     TimeFilter,
-    format_time,
     period_starts,
     sums_of,
 )
 from cityfabric.store.base import EntityHistory, HistoryPage, HistoryQuery, SeriesHistory
-from cityfabric.store.sqlite.history import instance_id
+from cityfabric.store.filters import type_matches, type_names
+from cityfabric.store.history_rows import instance_of_row, rollup_table, sum_value
 
 Bucket = tuple[int, Sums]  # period index, its sums
-
-
-def type_names(expr: TypeExpr) -> set[str]:
-    if isinstance(expr, TypeName):
-        return {expr.name}
-    return set().union(*(type_names(t) for t in expr.terms))
-
-
-def type_matches(expr: TypeExpr, types: set[str]) -> bool:
-    if isinstance(expr, TypeName):
-        return expr.name in types
-    test = all if isinstance(expr, TypeAnd) else any
-    return test(type_matches(t, types) for t in expr.terms)
 
 
 def history_page(
@@ -153,26 +135,9 @@ def _instances(
         series.truncated = order == "ASC" or (query.last_n or 0) > wanted
     if order == "DESC":
         rows.reverse()
-    series.instances = [_instance(sid, meta, series.dataset_id, row) for row in rows]
+    series.instances = [instance_of_row(sid, meta, series.dataset_id, row) for row in rows]
     if rows:
         series.first, series.last = rows[0][0], rows[-1][0]
-
-
-def _instance(
-    sid: int, meta: dict[str, Any], dataset: str | None, row: tuple[Any, ...]
-) -> Instance:
-    ts, iid, num, val, dmod, extra = row
-    inst: Instance = dict(meta) if extra is None else orjson.loads(extra)
-    value = num if val is None else orjson.loads(val)
-    inst[VALUE_MEMBER.get(inst.get("type", "Property"), "value")] = value
-    modified = ts if dmod is None else ts + dmod
-    if dmod is not None:
-        inst["observedAt"] = format_time(ts)
-    if dataset:
-        inst["datasetId"] = dataset
-    inst["instanceId"] = instance_id(sid, iid)
-    inst["createdAt"] = inst["modifiedAt"] = format_time(modified)
-    return inst
 
 
 # -- aggregates ------------------------------------------------------------------------
@@ -192,7 +157,7 @@ def aggregate(
             params,
         ).fetchone()
     origin = time.start if time.start is not None else first_last[0]
-    table = _rollup_table(time, aggr, use_rollups)
+    table = rollup_table(time, aggr, use_rollups)
     if (origin is None or first_last[1] is None) and table is None:
         return {}  # no instance in the range
     end = time.end if time.end is not None else int(first_last[1]) + 1
@@ -236,18 +201,6 @@ FROM {table} WHERE sid = :sid AND bucket >= :lo AND bucket < :hi GROUP BY b ORDE
 """
 
 
-def _rollup_table(time: TimeFilter, aggr: Aggregation, use_rollups: bool) -> str | None:
-    """The roll-up that answers this exactly, if any: aligned range and period, no raw method."""
-    if not use_rollups or time.timeproperty != "observedAt" or aggr.period.months:
-        return None
-    if not set(aggr.methods) <= ROLLUP_METHODS or time.start is None or time.end is None:
-        return None
-    for table, size in (("hist_daily", DAY_MS), ("hist_hourly", HOUR_MS)):
-        if time.start % size == 0 and time.end % size == 0 and aggr.period.ms % size == 0:
-            return table
-    return None
-
-
 def _grouped(
     conn: sqlite3.Connection, sql: str, params: dict[str, Any], origin: int, size: int
 ) -> list[Bucket]:
@@ -280,10 +233,5 @@ def _calendar_buckets(
         if t < origin:
             continue
         index = bisect.bisect_right(starts, t) - 1
-        groups.setdefault(index, []).append(num if val is None else _value(val, num))
+        groups.setdefault(index, []).append(num if val is None else sum_value(val, num))
     return [(index, sums_of(values)) for index, values in sorted(groups.items())]
-
-
-def _value(val: str, num: object) -> object:
-    """A stored non-numeric value; booleans keep their 1/0 so they sum like SQL does."""
-    return num if num is not None else orjson.loads(val)

@@ -29,7 +29,8 @@ from cityfabric.ngsild.query import (
     UriLit,
     ValueList,
 )
-from cityfabric.store.sqlite.funcs import compiled, normalize_instant
+from cityfabric.store.filters import normalize_instant
+from cityfabric.store.sqlite.funcs import compiled
 
 
 class Params:

@@ -18,7 +18,8 @@ from cityfabric.ngsild.errors import BadRequestData
 from cityfabric.ngsild.geo import GeoQuery
 from cityfabric.ngsild.query import ScopeAnd, ScopeExpr, ScopeTerm, TypeAnd, TypeExpr, TypeName
 from cityfabric.store.base import EntityQuery
-from cityfabric.store.sqlite.funcs import GeoPredicate, compiled
+from cityfabric.store.filters import GeoPredicate, scope_regex
+from cityfabric.store.sqlite.funcs import compiled
 from cityfabric.store.sqlite.qsql import Params, attr_path, q_sql
 
 GEO_TOKEN = "geo_token"  # parameter name filled with the registry token at run time
@@ -109,24 +110,6 @@ def type_sql(expr: TypeExpr, params: Params) -> str:
     if not parts:
         return "1" if isinstance(expr, TypeAnd) else "0"
     return "(" + (" AND " if isinstance(expr, TypeAnd) else " OR ").join(parts) + ")"
-
-
-def scope_regex(pattern: str) -> str | None:
-    """The regular expression of a scope pattern; None when it has no wildcard."""
-    segments = pattern.strip().removeprefix("/").split("/")
-    if "#" not in segments and "+" not in segments:
-        return None
-    if "#" in segments[:-1]:
-        raise BadRequestData(f"'#' may only end a scope pattern: {pattern!r}")
-    regex = "^"
-    for segment in segments:
-        if segment == "#":
-            regex += "(?:/.*)?"
-        elif segment == "+":
-            regex += "/[^/]+"
-        else:
-            regex += "/" + re.escape(segment)
-    return regex + "$"
 
 
 def scope_sql(expr: ScopeExpr, params: Params) -> str:

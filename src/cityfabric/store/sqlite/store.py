@@ -39,10 +39,10 @@ from cityfabric.store.base import (
     TypeSummary,
     WriteResult,
 )
+from cityfabric.store.history_rows import FEED_RETENTION_MS, prepare
 from cityfabric.store.sqlite import (
     feed,
     funcs,
-    history,
     histread,
     kv,
     outbox,
@@ -69,7 +69,7 @@ class SqliteStore:
         synchronous: str = "NORMAL",
         max_group: int = 20000,
         keep_history_on_delete: bool = False,
-        change_feed_retention_ms: int = feed.RETENTION_MS,
+        change_feed_retention_ms: int = FEED_RETENTION_MS,
     ) -> None:
         self.path = Path(path)
         self._keep_history = keep_history_on_delete
@@ -179,7 +179,7 @@ class SqliteStore:
     ) -> bool:
         """Append instances to an entity's history; True when it had none."""
         # rows are built here, off the writer thread, which only numbers and writes them
-        rows = history.prepare(instances, parse_time(now, "now"))
+        rows = prepare(instances, parse_time(now, "now"))
         return bool(
             await self._call(
                 lambda g: g.history.add(_tid(g, tenant, create=True), entity_id, types, rows, now),
