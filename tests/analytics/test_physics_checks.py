@@ -17,6 +17,7 @@ from cityfabric.analytics.physics_checks import (
     Site,
 )
 from cityfabric.analytics.physics_checks_pv import PvCheck, peer_reference
+from cityfabric.analytics.physics_checks_reference import ReferenceCheck
 from cityfabric.analytics.physics_checks_series import (
     BatteryCheck,
     LevelCheck,
@@ -161,6 +162,8 @@ def test_every_check_continues_exactly_from_its_state() -> None:
     for name, spec in CHECKS.items():
         a = spec.make(None)
         site = pv_site() if name == "pv" else MINSK
+        if name == "reference":
+            site = Site(53.9, 27.56, reference=lambda t: 2.0 + (t % 7))
         for n in range(1200):
             a.update(T0 + 300 * n, float(n % 17), site)
         b = spec.make(orjson.loads(orjson.dumps(a.to_state())))
@@ -269,3 +272,24 @@ def test_level_flags_a_drifting_floor_but_not_ordinary_days() -> None:
         scores.append(drifting.update(T0 + 600 * n, no2(n, drift), Site()).score or 0.0)
     assert max(scores[: 8 * 144]) == 0.0
     assert max(scores) == 1.0
+
+
+def test_reference_flags_a_sensor_drifting_from_its_reference_not_the_weather() -> None:
+    def air(t: float) -> float:  # weeks of warming, and a daily cycle
+        return 12.0 + 0.5 * (t - T0) / DAY + 4.0 * math.sin(2 * math.pi * (t - T0) / DAY)
+
+    def site(t: float) -> float | None:  # an independent measure, at night only
+        return air(t) + 0.3 + 0.15 * math.sin(t / 7000.0) if (t - T0) % DAY < 6 * 3600 else None
+
+    minsk = Site(53.9, 27.56, reference=site)
+    healthy, drifting = ReferenceCheck(), ReferenceCheck()
+    scores: list[float] = []
+    for n in range(0, 20 * 144):  # every 10 minutes for 20 days
+        t = T0 + 600 * n
+        drift = 0.4 * max(0.0, (t - T0) / DAY - 8)  # 0.4 degC a day from day 8
+        assert (healthy.update(t, round(air(t), 1), minsk).score or 0.0) < 0.9
+        found = drifting.update(t, round(air(t) + drift, 1), minsk)
+        scores.append(found.score or 0.0)
+    first = next(n for n, s in enumerate(scores) if s >= 0.9) / 144
+    assert 8 < first < 11
+    assert ReferenceCheck().update(T0, 12.0, MINSK).score is None  # no reference, no verdict

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from cityfabric.demo.faults import (
     labels_json,
     plan_faults,
 )
+from cityfabric.demo.injection import Injector
 from cityfabric.demo.simulator import Simulator
 from tests.demo.conftest import FAULT_DAYS, FAULT_START, SEED, FaultRuns
 
@@ -175,3 +176,18 @@ def test_faults_on_other_assets_are_ignored(port_city: list[dict[str, Any]]) -> 
     )
     sim = Simulator("tianjin-eco", port_city, SEED, [ghost])
     assert len(sim.step(FAULT_START, timedelta(minutes=15))) > 1000
+
+
+def test_a_stuck_meter_that_never_changes_a_reading_is_unseen() -> None:
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    idle = Fault("m0", ("numValue",), FaultKind.STUCK_METER, start, start + timedelta(hours=2))
+    busy = Fault("m1", ("numValue",), FaultKind.STUCK_METER, start, start + timedelta(hours=2))
+    injector = Injector([idle, busy], {"m0": ("electricity", 0), "m1": ("electricity", 1)},
+                        {"electricity": 2})  # fmt: skip
+    for minute in range(0, 120, 15):
+        t = start + timedelta(minutes=minute)
+        injector.begin(t)
+        values = {"numValue": np.array([0.0, 10.0 + minute / 100])}  # m1's load moves
+        injector.readings(t, "electricity", values, np.array([True, True]))
+        assert values["numValue"].tolist() == [0.0, 10.0]  # both frozen where they began
+    assert injector.unseen() == [idle]

@@ -13,9 +13,10 @@ platform's worker survives a restart. Adding a check is one row in `CHECKS`.
 - `silence`: no reading for `k` times the series' usual interval (communication loss); asked
   with `silence(now)` between readings.
 - `pv` (`physics_checks_pv.py`): panel output against the expected output of the site.
-- `spike`, `stuck`, `battery` (`physics_checks_series.py`): a reading far from its rolling
-  median (Hampel filter), repeats at hours when the series usually changes, a battery
-  draining faster than it used to.
+- `spike`, `stuck`, `battery`, `level`, `reference` (`physics_checks_series.py`,
+  `physics_checks_reference.py`): a reading far from its rolling median (Hampel filter),
+  repeats at hours when the series usually changes, a battery draining faster than it used
+  to, a background level moving, a sensor moving away from an independent reference.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class Site:
     peak: float | None = None  # PV: nominal power, W
     expected: Callable[[float], float | None] | None = None  # PV: expected power at a time
     expected_is_measured: bool = False  # PV: expected from measured weather, not a clear sky
+    # an independent measure of the same quantity at a time (e.g. air temperature from the
+    # night-time cell temperature of the city's PV panels), or None when there is none
+    reference: Callable[[float], float | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def sun(self, seconds: float) -> SunAt | None:
@@ -205,6 +209,12 @@ def _pv(state: dict[str, Any] | None) -> Check:
     return PvCheck(state)
 
 
+def _reference(state: dict[str, Any] | None) -> Check:
+    from cityfabric.analytics.physics_checks_reference import ReferenceCheck
+
+    return ReferenceCheck(state)
+
+
 def _series(name: str) -> Callable[[dict[str, Any] | None], Check]:
     def make(state: dict[str, Any] | None) -> Check:
         from cityfabric.analytics import physics_checks_series as series
@@ -233,4 +243,7 @@ CHECKS: Final[dict[str, CheckSpec]] = {
         _series("battery"), ("battery_degradation",), "discharge faster than it used to"
     ),
     "level": CheckSpec(_series("level"), ("sensor_drift",), "background level moving (drift)"),
+    "reference": CheckSpec(
+        _reference, ("sensor_drift",), "offset from an independent reference moving (drift)"
+    ),
 }

@@ -11,6 +11,7 @@ import numpy as np
 from cityfabric.demo.build import Bools
 from cityfabric.demo.energy_models import Mods, Values
 from cityfabric.demo.faults import PHYSICAL, Fault, FaultKind
+from cityfabric.demo.telemetry import BY_KIND
 
 
 class Injector:
@@ -28,6 +29,9 @@ class Injector:
         self.faults.sort(key=lambda x: x[0].start)
         self.held: dict[int, dict[str, Any]] = {}
         self.fired: set[int] = set()
+        # stuck meters whose frozen value differed, as reported, from the true one at least
+        # once: a meter stuck at 0 while it reads 0 anyway changes nothing anyone can see
+        self.visible: set[int] = set()
         self._now: list[tuple[int, Fault, str, int]] = []
 
     def begin(self, t: datetime) -> Mods:
@@ -70,6 +74,8 @@ class Injector:
             elif f.kind is FaultKind.STUCK_METER:
                 held = self.held.setdefault(k, {a: values[a][i] for a in f.attributes})
                 for a, v in held.items():
+                    if due[i] and k not in self.visible and _shown(kind, a, values[a][i], v):
+                        self.visible.add(k)
                     values[a][i] = v
             elif f.kind is FaultKind.SENSOR_DRIFT:
                 for a in f.attributes:  # offsets are positive: concentrations stay >= 0
@@ -81,3 +87,17 @@ class Injector:
                         values[a][i] * f.magnitude, values[a][i] + 10.0 * f.magnitude
                     )
         return silent
+
+    def unseen(self) -> list[Fault]:
+        """Stuck meters whose readings never differed from what a working meter reported."""
+        return [
+            f
+            for k, (f, _, _) in enumerate(self.faults)
+            if f.kind is FaultKind.STUCK_METER and k not in self.visible
+        ]
+
+
+def _shown(kind: str, attribute: str, true: float, held: float) -> bool:
+    """Whether TRUE and HELD differ once rounded as the attribute is reported."""
+    digits = next(m.digits for m in BY_KIND[kind].measures if m.attribute == attribute)
+    return bool(round(float(true), digits or 0) != round(float(held), digits or 0))
