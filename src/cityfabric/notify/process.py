@@ -14,7 +14,8 @@ Frames, both ways: one byte of kind, four bytes of payload length, the payload.
   API → delivery   W  commit queued rows (empty)
                    O  a stream opened: tenant NUL subscription id
                    C  the last stream of a subscription closed: same
-                   A  the answer to a store call: pickle of (call no., ok, value or error)
+                   A  the answer to a store call: call no. (8 bytes), ok (1 byte),
+                      pickle of the value or the error
                    X  stop: settle what was sent, then close the socket
   delivery → API   R  ready: delivering (empty)
                    S  a store call: pickle of (call no., method name, arguments)
@@ -34,6 +35,7 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import socket
@@ -51,6 +53,8 @@ from cityfabric.store.base import ChangeHook, OutboxItem, Settlement, Subscripti
 log = logging.getLogger(__name__)
 
 HEADER: Final = struct.Struct("!cI")
+ANSWER_HEAD: Final = struct.Struct("!Q?")
+ORPHAN_CHECK: Final = 1.0  # seconds between the delivery process's looks at its parent
 WAKE, OPENED, CLOSED, ANSWER, STOP = b"W", b"O", b"C", b"A", b"X"
 READY, STORE_CALL, NOTIFICATION = b"R", b"S", b"N"
 # the store methods `Delivery` calls, which the delivery process may ask for
@@ -192,11 +196,12 @@ class DeliveryProcess:
             answer = (number, True, await getattr(self.store, method)(*args))
         except Exception as err:  # the delivery process raises it where it called
             answer = (number, False, err)
+        _, ok, value = answer
         try:
-            data = pickle.dumps(answer)
+            data = pickle.dumps(value)
         except Exception as err:  # an error that does not pickle: its text does
-            data = pickle.dumps((number, False, RuntimeError(f"{method}: {err!r}")))
-        self._send(frame(ANSWER, data))
+            ok, data = False, pickle.dumps(RuntimeError(f"{method}: {err!r}"))
+        self._send(frame(ANSWER, ANSWER_HEAD.pack(number, ok) + data))
 
 
 def _finish(process: multiprocessing.process.BaseProcess, wait: float) -> None:
@@ -253,10 +258,14 @@ class RemoteStore:
         return await future
 
     def answer(self, payload: bytes) -> None:
-        number, ok, value = pickle.loads(payload)
+        number, ok = ANSWER_HEAD.unpack_from(payload)
         future = self._waiting.pop(number, None)
         if future is None or future.done():
             return
+        try:
+            value = pickle.loads(payload[ANSWER_HEAD.size :])
+        except Exception as err:  # an error class that does not unpickle
+            ok, value = False, RuntimeError(f"store call {number}: {err!r}")
         if ok:
             future.set_result(value)
         else:
@@ -314,11 +323,16 @@ async def _deliver(settings: Settings, sock: socket.socket) -> None:
     await delivery.async_start(match=False)
     writer.write(frame(READY))
     stopped = asyncio.Event()
-    reading = asyncio.create_task(_read(reader, store, offers, delivery, stopped))
+    tasks = [
+        asyncio.create_task(_read(reader, store, offers, delivery, stopped)),
+        asyncio.create_task(_watch_parent(os.getppid(), store, stopped)),
+    ]
     await stopped.wait()
-    await delivery.async_stop()  # its last settlement goes through `store` while it can
+    with contextlib.suppress(TimeoutError):  # its last settlement goes through `store`
+        await asyncio.wait_for(delivery.async_stop(), STOP_WAIT)
     store.close()
-    reading.cancel()
+    for task in tasks:
+        task.cancel()
     writer.close()
 
 
@@ -329,23 +343,47 @@ async def _read(
     delivery: Delivery,
     stopped: asyncio.Event,
 ) -> None:
-    """Handle the API process's frames; `stopped` on STOP or at end-of-file."""
-    while True:
-        try:
+    """Handle the API process's frames; `stopped` on STOP, and at end-of-file (the API
+    process is gone: nothing can be settled any more)."""
+    try:
+        while True:
             kind, payload = await read_frame(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            store.close()  # the API process died: nothing can be settled any more
-            stopped.set()
-            return
-        if kind == ANSWER:
-            store.answer(payload)
-        elif kind == WAKE:
-            delivery.wake()
-        elif kind in (OPENED, CLOSED):
-            tenant, sub_id = parts(payload, 2)
-            if kind == OPENED:
-                offers.open.add((tenant, sub_id))
-            else:
-                offers.open.discard((tenant, sub_id))
-        elif kind == STOP:
-            stopped.set()
+            try:
+                _handle(kind, payload, store, offers, delivery, stopped)
+            except Exception:
+                log.exception("a frame from the API process could not be handled")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        store.close()
+        stopped.set()
+
+
+def _handle(
+    kind: bytes,
+    payload: bytes,
+    store: RemoteStore,
+    offers: RemoteOffers,
+    delivery: Delivery,
+    stopped: asyncio.Event,
+) -> None:
+    if kind == ANSWER:
+        store.answer(payload)
+    elif kind == WAKE:
+        delivery.wake()
+    elif kind in (OPENED, CLOSED):
+        tenant, sub_id = parts(payload, 2)
+        if kind == OPENED:
+            offers.open.add((tenant, sub_id))
+        else:
+            offers.open.discard((tenant, sub_id))
+    elif kind == STOP:
+        stopped.set()
+
+
+async def _watch_parent(parent: int, store: RemoteStore, stopped: asyncio.Event) -> None:
+    """Stop when the API process is gone, even should the socket not say so."""
+    while os.getppid() == parent:
+        await asyncio.sleep(ORPHAN_CHECK)
+    store.close()
+    stopped.set()
