@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from cityfabric.app import create_app
 from cityfabric.config import Settings
-from cityfabric.store.base import Settlement
+from cityfabric.notify.delivery import coalesce
+from cityfabric.store.base import DeliveryStatus, Settlement
 from tests.api.test_entities import B
 from tests.api.test_notifications import SL, lamp, set_state, settled, status, subscribe, write
 from tests.conftest import SDM_CONTEXTS
@@ -192,3 +193,20 @@ def test_a_lost_settlement_only_causes_a_redelivery(tmp_path: Path, rec: Receive
         assert got[0].body["data"] == got[1].body["data"]  # the same entity, again
         settled(client)
         assert status(client, sub)["notification"]["timesSent"] == 1
+
+
+def test_statuses_of_one_subscription_are_written_as_one() -> None:
+    a1 = DeliveryStatus("t", "a", sent=1, last_notification="1", last_success="1")
+    b = DeliveryStatus(
+        "t", "b", failed=1, last_notification="2", last_failure="2", failure_reason="x"
+    )
+    a2 = DeliveryStatus(
+        "t", "a", failed=1, last_notification="3", last_failure="3", failure_reason="y"
+    )
+    a3 = DeliveryStatus("t", "a", sent=2, last_notification="4", last_success="4")
+    other_tenant = DeliveryStatus("u", "a", sent=1)
+    assert coalesce([a1, b, a2, a3, other_tenant]) == [
+        DeliveryStatus("t", "a", 3, 1, "4", "4", "3", "y"),
+        b,
+        other_tenant,
+    ]

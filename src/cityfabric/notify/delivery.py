@@ -306,6 +306,7 @@ class Delivery:
         if not (done.delivered or done.retry or done.defer or done.dropped or done.statuses):
             return False
         self._pending = Settlement()
+        done.statuses = coalesce(done.statuses)
         await self.store.settle_notifications(done)
         return True
 
@@ -496,6 +497,29 @@ def _status(tenant: str, sub_id: str, out: _Outcome, now: str) -> DeliveryStatus
         last_failure=now if out.failed else None,
         failure_reason=out.reason,
     )
+
+
+def coalesce(statuses: list[DeliveryStatus]) -> list[DeliveryStatus]:
+    """One status per subscription: counts added, the latest of each time and reason."""
+    merged: dict[tuple[str, str], DeliveryStatus] = {}
+    for st in statuses:
+        key = (st.tenant, st.subscription_id)
+        old = merged.get(key)
+        merged[key] = (
+            st
+            if old is None
+            else DeliveryStatus(
+                st.tenant,
+                st.subscription_id,
+                sent=old.sent + st.sent,
+                failed=old.failed + st.failed,
+                last_notification=st.last_notification or old.last_notification,
+                last_success=st.last_success or old.last_success,
+                last_failure=st.last_failure or old.last_failure,
+                failure_reason=st.failure_reason or old.failure_reason,
+            )
+        )
+    return list(merged.values())
 
 
 def _merge(into: Settlement, more: Settlement) -> None:
