@@ -62,7 +62,7 @@ STORE_METHODS: Final = frozenset(
     ("due_notifications", "settle_notifications", "get_subscription", "subscriptions_version")
 )
 RESTART_DELAY: Final = 1.0  # seconds before a dead delivery process is replaced
-START_WAIT: Final = 60.0  # seconds a new delivery process gets to open the store
+START_WAIT: Final = 60.0  # seconds a new delivery process gets to say it is ready
 STOP_WAIT: Final = 15.0  # seconds the delivery process gets to settle what it sent
 
 
