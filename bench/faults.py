@@ -117,11 +117,36 @@ def sites(entities: list[dict[str, Any]], series: Series) -> dict[str, Site]:
     out[weather] = replace(out[weather], reference=_night_air(series, out[weather]))
     factor = peer_reference(panels, peaks)
     for pid, (times, _, expected) in panels.items():
-        hours = (times // 3600).astype(np.int64).tolist()
-        scaled = expected * np.array([factor.get(h, 1.0) for h in hours])
-        table = dict(zip(times.tolist(), scaled.tolist(), strict=True))
-        out[pid] = replace(out[pid], expected=table.get)
+        out[pid] = replace(out[pid], expected=_table(times, expected, factor))
+    for e in entities:  # batteries: the power charging them
+        if (e["id"], "batteryLevel") in series:
+            times = np.array(series[(e["id"], "batteryLevel")])[:, 0]
+            power = _charging(e, by_id, times, wx, panels)
+            out[e["id"]] = replace(out[e["id"]], expected=_table(times, power, factor))
     return out
+
+
+def _table(times: Any, power: Any, factor: dict[int, float]) -> Any:
+    hours = (times // 3600).astype(np.int64).tolist()
+    scaled = power * np.array([factor.get(h, 1.0) for h in hours])
+    return dict(zip(times.tolist(), scaled.tolist(), strict=True)).get
+
+
+def _charging(
+    e: dict[str, Any], by_id: dict[str, Any], times: Any, wx: Any, panels: dict[str, Any]
+) -> Any:
+    """A lamp's solar kit: its own panel's expected output; a bench battery: the measured
+    output of the bench panels wired to it (their expected output, where they were silent)."""
+    if kind_of(e) == "lamp_battery":
+        lon, lat = get(e, "location")["coordinates"][:2]
+        params = (float(get(e, "surfaceTilt", 25.0)), float(get(e, "surfaceAzimuth", 180.0)),
+                  float(get(e, "pvPeakPower", 100.0)), -0.004)  # fmt: skip
+        return _expected_at(times, lat, lon, params, wx, "open_rack_glass_polymer")
+    total = np.zeros(len(times))
+    for pid, (t, measured, _) in panels.items():
+        if get(by_id[get(by_id[pid], "refPhotovoltaicDevice")], "refDevice") == e["id"]:
+            total += np.interp(times, t, measured)
+    return total
 
 
 def _night_air(series: Series, station: Site) -> Any:
@@ -153,6 +178,13 @@ def _pv_site(e: dict[str, Any], by_id: dict[str, Any], times: Any, wx: Any) -> t
         float(get(panel, "NominalPower", 150.0)),
         float(get(panel, "temperatureCoefficient", {}).get("Pmax", -0.004)),
     )
+    expected = _expected_at(times, lat, lon, params, wx, "open_rack_glass_glass")
+    return Site(lat, lon, params[2], expected_is_measured=True), expected
+
+
+def _expected_at(
+    times: Any, lat: float, lon: float, params: tuple[float, ...], wx: Any, mount: str
+) -> Any:
     suns = [sun_at(t, lat, lon) for t in times.tolist()]
     zen = np.array([90.0 - s.elevation for s in suns])
     az = np.array([s.azimuth for s in suns])
@@ -160,8 +192,9 @@ def _pv_site(e: dict[str, Any], by_id: dict[str, Any], times: Any, wx: Any) -> t
     for name in ("solarRadiation", "temperature", "windSpeed"):  # latest reading at t
         at = np.clip(np.searchsorted(wx[name][:, 0], times, side="right") - 1, 0, None)
         measured.append(wx[name][at, 1])
-    expected = expected_pv(zen, az, (measured[0], measured[1], measured[2]), params)
-    return Site(lat, lon, params[2], expected_is_measured=True), expected
+    tilt, azimuth, peak, gamma = params
+    panel = (tilt, azimuth, peak, gamma)
+    return expected_pv(zen, az, (measured[0], measured[1], measured[2]), panel, mount)
 
 
 def detect(series: Series, site_of: dict[str, Site], args: argparse.Namespace) -> list[Any]:
