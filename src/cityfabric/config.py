@@ -64,6 +64,8 @@ class Settings:
             raise ValueError("history_on_delete must be 'delete' or 'keep'")
         if not self.notification_periodic_poll > 0:
             raise ValueError("notification_periodic_poll must be a number of seconds above 0")
+        if not self.history_changes_retention > 0:
+            raise ValueError("history_changes_retention must be a number of seconds above 0")
         if self.history_retention:
             self.history_retention_ms  # noqa: B018 - raises ValueError when malformed
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
