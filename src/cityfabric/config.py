@@ -93,8 +93,15 @@ class Settings:
         return self.data_dir / "contexts"
 
 
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _convert(kind: Any, raw: str) -> Any:
     text = str(kind)
+    if "bool" in text:
+        if raw.strip().lower() not in (*TRUE, *FALSE):
+            raise ValueError("must be true or false")
+        return raw.strip().lower() in TRUE
     if "int" in text:
         return int(raw)
     if "float" in text:
