@@ -8,8 +8,17 @@ from collections.abc import Sequence
 
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.ngsild.query import AttrPath, Comparison
-from cityfabric.store.base import Change, ChangeProbe, EntityQuery, OutboxRow, Settlement
+from cityfabric.store.base import (
+    Change,
+    ChangeProbe,
+    EntityQuery,
+    OutboxItem,
+    OutboxRow,
+    Push,
+    Settlement,
+)
 from cityfabric.store.sqlite import SqliteStore
+from cityfabric.store.sqlite.outbox import now_ms
 from tests.store.conftest import AnyStore
 
 SUB = "urn:ngsi-ld:Subscription:1"
@@ -32,6 +41,27 @@ async def test_rows_are_queued_with_the_write_and_wake_the_worker(store: AnyStor
     items = await store.due_notifications(2**60, 100, 60_000)
     assert [i.payload for i in items] == [f"urn:{i}".encode() for i in range(5)]
     assert {i.tenant for i in items} == {"t"} and {i.subscription_id for i in items} == {SUB}
+
+
+async def test_pushed_rows_come_claimed_with_their_ids(store: AnyStore) -> None:
+    await store.apply("t", [("urn:old", lambda _: doc("urn:old", 0))])  # ids start past 1
+    pushed: list[OutboxItem] = []
+    woken = threading.Event()
+    store.set_change_hook(one_row_per_change, woken.set, Push(60_000, pushed.extend))
+    await store.apply("t", [(f"urn:{i}", lambda _, i=i: doc(f"urn:{i}", i)) for i in range(5)])
+    await store.apply("u", [("urn:9", lambda _: doc("urn:9", 9))])
+    assert [(i.tenant, i.payload) for i in pushed] == [
+        *(("t", f"urn:{i}".encode()) for i in range(5)),
+        ("u", b"urn:9"),
+    ]
+    assert not woken.is_set()  # the push took them
+    assert await store.due_notifications(now_ms(), 100, 60_000) == []  # already claimed
+    later = await store.due_notifications(now_ms() + 61_000, 100, 60_000)
+    assert [(i.oid, i.tenant, i.payload) for i in later] == [
+        (i.oid, i.tenant, i.payload) for i in pushed
+    ]
+    await store.settle_notifications(Settlement(delivered=[i.oid for i in pushed]))
+    assert await store.pending_notifications() == 0
 
 
 async def test_a_failing_hook_keeps_the_write(store: AnyStore) -> None:

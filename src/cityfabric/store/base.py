@@ -8,6 +8,7 @@ database. All writes go through `apply`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -402,13 +403,36 @@ class Settlement:
     statuses: list[DeliveryStatus] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Push:
+    """Rows the change hook queues go in already claimed for `lease_ms`, and `to` gets them
+    (from the writing thread) once they are committed: the delivery worker of the process
+    that wrote them sends them without claiming them first."""
+
+    lease_ms: int
+    to: Callable[[list[OutboxItem]], None]
+
+    def hand(self, items: list[OutboxItem]) -> None:
+        """Give `to` the rows; should it fail, they are sent when their lease ends."""
+        try:
+            self.to(items)
+        except Exception:
+            logging.getLogger(__name__).exception(
+                "%d queued notifications could not be handed over", len(items)
+            )
+
+
 class OutboxStore(Protocol):
     """The engine side of at-least-once notification delivery."""
 
     def set_change_hook(
-        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+        self,
+        hook: ChangeHook | None,
+        on_queued: Callable[[], None] | None = None,
+        push: Push | None = None,
     ) -> None:
-        """Install the hook; `on_queued` is called (from any thread) after a commit queued rows."""
+        """Install the hook; `on_queued` is called (from any thread) after a commit queued
+        rows, unless `push` took them."""
         ...
 
     async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:

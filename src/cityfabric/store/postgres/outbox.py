@@ -106,31 +106,45 @@ def pg_accepts_regex(conn: Conn, pattern: str) -> bool:
     return known
 
 
-def queue(conn: Conn, hook: ChangeHook, changes: Sequence[Change]) -> int:
-    """Run the hook on the changes and insert its rows in this transaction; how many.
+def queue(
+    conn: Conn, hook: ChangeHook, changes: Sequence[Change], lease_ms: int = 0
+) -> list[OutboxItem]:
+    """Run the hook on the changes and insert its rows in this transaction (claimed for
+    `lease_ms`); the rows as queued.
 
     A failing hook is logged and queues nothing (the write itself is kept)."""
     if not changes:
-        return 0
+        return []
     try:
         with conn.transaction():  # a savepoint: a failing probe query leaves the write intact
             rows = hook(Probe(conn), changes)
     except Exception:
         log.exception("the change hook failed: no notification queued for %d changes", len(changes))
-        return 0
+        return []
     if not rows:
-        return 0
+        return []
     at = now_ms()
     tids: dict[str, int | None] = {}
     values = []
     for tenant, sub_id, payload in rows:
         if tenant not in tids:
             tids[tenant] = tenant_id(conn, tenant, create=False)
-        values.append((tids[tenant], sub_id, payload, at, at))
+        values.append((tids[tenant], sub_id, payload, at + lease_ms, at))
+    oids: list[int] = []
     with conn.cursor() as cur:
-        cur.executemany(_INSERT, values)
-    conn.execute(f"NOTIFY {CHANNEL}")
-    return len(rows)
+        cur.executemany(_INSERT + " RETURNING oid", values, returning=True)
+        while True:
+            row = cur.fetchone()
+            if row is not None:
+                oids.append(int(str(row[0])))
+            if not cur.nextset():
+                break
+    if not lease_ms:
+        conn.execute(f"NOTIFY {CHANNEL}")  # leased rows are for this process alone
+    return [
+        OutboxItem(oid, tenant, sub_id, payload, 0, at)
+        for oid, (tenant, sub_id, payload) in zip(oids, rows, strict=True)
+    ]
 
 
 def queue_once(

@@ -34,6 +34,7 @@ from cityfabric.store.base import (
     KvItem,
     Mutation,
     OutboxItem,
+    Push,
     QueryPage,
     Settlement,
     SubscriptionCounters,
@@ -83,6 +84,7 @@ class PostgresStore:
         self._tids: dict[str, int] = {}
         self._change_hook: ChangeHook | None = None
         self._on_queued: Callable[[], None] | None = None
+        self._push: Push | None = None
         self._listener: Listener | None = None
 
     async def open(self) -> None:
@@ -140,7 +142,7 @@ class PostgresStore:
         if not ops:
             return []
 
-        queued = 0
+        queued: list[OutboxItem] = []
 
         def run(conn: Conn) -> list[WriteResult]:
             nonlocal queued
@@ -152,13 +154,16 @@ class PostgresStore:
                     for _, entity_id, before, after in changes:
                         writer.record(tid, entity_id, before, after)
                     writer.flush()
-                if changes:
-                    hook = self._change_hook
-                    queued = outbox.queue(conn, hook, changes) if hook is not None else 0
+                hook, push = self._change_hook, self._push
+                if changes and hook is not None:
+                    lease = push.lease_ms if push is not None else 0
+                    queued = outbox.queue(conn, hook, changes, lease)
             return results
 
         results = await self._run(run)
-        if queued and self._on_queued is not None:
+        if queued and self._push is not None:
+            self._push.hand(queued)
+        elif queued and self._on_queued is not None:
             self._on_queued()
         return results
 
@@ -368,11 +373,15 @@ class PostgresStore:
     # -- notification outbox (see outbox.py) ---------------------------------------------
 
     def set_change_hook(
-        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+        self,
+        hook: ChangeHook | None,
+        on_queued: Callable[[], None] | None = None,
+        push: Push | None = None,
     ) -> None:
         """Match every write's changes with `hook`; `on_queued` after such commits, in this
-        process or (LISTEN/NOTIFY) in any other on the same database."""
-        self._change_hook, self._on_queued = hook, on_queued
+        process (unless `push` took the rows, see `base.Push`) or (LISTEN/NOTIFY) in any
+        other on the same database."""
+        self._change_hook, self._on_queued, self._push = hook, on_queued, push
         if self._pool is not None:
             self._listen()
 

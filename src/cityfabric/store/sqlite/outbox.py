@@ -62,30 +62,38 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def queue(group: Group, hook: ChangeHook) -> int:
-    """Run the hook on the group's changes and insert its rows; how many were queued.
+def queue(group: Group, hook: ChangeHook, lease_ms: int = 0) -> list[OutboxItem]:
+    """Run the hook on the group's changes and insert its rows (claimed for `lease_ms`);
+    the rows as queued.
 
     A failing hook is logged and queues nothing: losing an acknowledged write to a
     notification bug would be worse than missing its notifications.
     """
     if not group.changes:
-        return 0
+        return []
     try:
         rows = hook(Probe(group), group.changes)
     except Exception:
         log.exception(
             "the change hook failed: no notification queued for %d changes", len(group.changes)
         )
-        return 0
+        return []
     if not rows:
-        return 0
+        return []
     at = now_ms()
-    group.conn.executemany(
+    conn = group.conn
+    conn.executemany(
         "INSERT INTO outbox (tid, sub_id, payload, attempts, next_at, created_at)"
         " VALUES (?, ?, ?, 0, ?, ?)",
-        [(group.tids[tenant], sub_id, payload, at, at) for tenant, sub_id, payload in rows],
+        [(group.tids[tenant], s, payload, at + lease_ms, at) for tenant, s, payload in rows],
     )
-    return len(rows)
+    # the only writer appends rowids one after another (max(oid) + 1 each)
+    (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+    first = int(last) - len(rows) + 1
+    return [
+        OutboxItem(first + i, tenant, sub_id, payload, 0, at)
+        for i, (tenant, sub_id, payload) in enumerate(rows)
+    ]
 
 
 def queue_once(

@@ -33,6 +33,7 @@ from cityfabric.store.base import (
     KvItem,
     Mutation,
     OutboxItem,
+    Push,
     QueryPage,
     Settlement,
     SubscriptionCounters,
@@ -85,6 +86,7 @@ class SqliteStore:
         self._tids: dict[str, int] = {}
         self._change_hook: ChangeHook | None = None
         self._on_queued: Callable[[], None] | None = None
+        self._push: Push | None = None
 
     @property
     def commits(self) -> int:
@@ -106,6 +108,7 @@ class SqliteStore:
             keep_history_on_delete=self._keep_history,
         )
         self._writer.change_hook, self._writer.on_queued = self._change_hook, self._on_queued
+        self._writer.push = self._push
         self._writer.start()
         self._pool = ThreadPoolExecutor(self._readers, thread_name_prefix="cityfabric-sqlite-read")
 
@@ -349,12 +352,17 @@ class SqliteStore:
     # -- notification outbox (see `outbox.py`) -----------------------------------------
 
     def set_change_hook(
-        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+        self,
+        hook: ChangeHook | None,
+        on_queued: Callable[[], None] | None = None,
+        push: Push | None = None,
     ) -> None:
-        """Match every committed group of changes with `hook`; `on_queued` after such commits."""
-        self._change_hook, self._on_queued = hook, on_queued
+        """Match every committed group of changes with `hook`; `on_queued` after such commits
+        (or `push`, see `base.Push`)."""
+        self._change_hook, self._on_queued, self._push = hook, on_queued, push
         if self._writer is not None:
             self._writer.change_hook, self._writer.on_queued = hook, on_queued
+            self._writer.push = push
 
     async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
         """Claim due outbox rows (a write: the lease keeps other processes off them)."""

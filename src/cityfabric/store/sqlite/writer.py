@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityfabric.ngsild.errors import InternalError, NgsiLdError
-from cityfabric.store.base import ChangeHook, Mutation, WriteResult
+from cityfabric.store.base import ChangeHook, Mutation, Push, WriteResult
 from cityfabric.store.sqlite import outbox
 from cityfabric.store.sqlite.checkpoint import Checkpointer
 from cityfabric.store.sqlite.group import Group
@@ -90,6 +90,7 @@ class Writer:
         self.rewinds = 0  # passive checkpoints run by the writer to rewind the WAL
         self.change_hook: ChangeHook | None = None  # queues notifications (outbox.py)
         self.on_queued: Callable[[], None] | None = None  # after a commit that queued some
+        self.push: Push | None = None  # queued rows go in claimed, and to it after the commit
 
     def start(self) -> None:
         """Start the writer and checkpoint threads."""
@@ -144,7 +145,8 @@ class Writer:
                 (job, group.run(job.tenant, job.ops), None) for job in entity_jobs
             ]
             group.write()
-            queued = outbox.queue(group, self.change_hook) if self.change_hook else 0
+            lease = self.push.lease_ms if self.push is not None else 0
+            queued = outbox.queue(group, self.change_hook, lease) if self.change_hook else []
             results += [self._call(group, job) for job in jobs if isinstance(job, CallJob)]
             self.history.flush()
             self._conn.execute("COMMIT")
@@ -159,9 +161,11 @@ class Writer:
             return
         self.commits += 1
         self.tids.update(group.tids)
+        if queued and self.push is not None:  # before the writes are acknowledged
+            self.push.hand(queued)
         _resolve(results)
         self._checkpointer.notify()
-        if queued and self.on_queued is not None:
+        if queued and self.push is None and self.on_queued is not None:
             self.on_queued()
 
     def _call(self, group: Group, job: CallJob) -> Settlement:
