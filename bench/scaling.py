@@ -216,6 +216,17 @@ def create_slice(srv: base.Server, start: int, count: int) -> float:
     return count / elapsed
 
 
+def check_query(srv: base.Server) -> None:
+    """The type+q query of bench/lua/query.lua (with the Streetlighting @context) finds
+    entities: a page of 100, not an empty list."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+    conn.request("GET", QUERY, headers={"Link": base.LINK})
+    found = orjson.loads(conn.getresponse().read())
+    conn.close()
+    if len(found) != 100:
+        raise RuntimeError(f"the type+q query found {len(found)} entities, not a page of 100")
+
+
 # ---------------------------------------------------------------- history
 
 
@@ -362,6 +373,7 @@ def measure(
         ]
         out["creates"] = summary(creates)
         entities = runs * args.slice
+        check_query(srv)
         patch_args = [str(entities)]
         base.wrk(srv, "patch.lua", 50, 1, args=patch_args)  # warm-up
         out["patch"] = base.median_runs(
@@ -373,10 +385,7 @@ def measure(
             ]
         )
         out["query"] = base.median_runs(
-            [
-                with_db_cpu(db, lambda: base.wrk(srv, "get.lua", 10, secs, path=QUERY))
-                for _ in range(runs)
-            ]
+            [with_db_cpu(db, lambda: base.wrk(srv, "query.lua", 10, secs)) for _ in range(runs)]
         )
         out["geo"] = base.median_runs(
             [with_db_cpu(db, lambda: base.wrk(srv, "geo.lua", 10, secs)) for _ in range(runs)]
