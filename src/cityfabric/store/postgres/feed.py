@@ -3,7 +3,8 @@
 Feed numbers must follow commit order even with several writing processes: a writer
 takes a transaction-scoped advisory lock just before it numbers its rows (max + 1) and
 holds it until COMMIT, so a reader that sees fid n sees every smaller one. Only the
-tail of each history write is serialized this way.
+tail of each history write is serialized this way: `record` is the last statement of a
+write transaction (after the change hook), so the lock covers it and the COMMIT.
 """
 
 from __future__ import annotations
@@ -49,19 +50,22 @@ _FIRST_LATE: Final = "SELECT min(fid) FROM hist_changes WHERE at >= %s AND fid >
 
 
 def record(conn: Conn, ranges: list[tuple[int, int, int, int, int]]) -> None:
-    """In the writer's transaction: one feed row per series written (see the module doc)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
-    conn.execute(
-        _RECORD,
-        {
-            "at": int(time.time() * 1000),
-            "sids": [r[0] for r in ranges],
-            "los": [r[1] for r in ranges],
-            "his": [r[2] for r in ranges],
-            "ilos": [r[3] for r in ranges],
-            "ihis": [r[4] for r in ranges],
-        },
-    )
+    """In the writer's transaction: one feed row per series written (see the module doc).
+
+    The lock and the insert go in one pipeline (one round trip under the lock); the insert
+    still runs after the lock is granted, with a snapshot taken then (READ COMMITTED), so
+    it sees the rows of the transaction that held the lock before."""
+    params = {
+        "at": int(time.time() * 1000),
+        "sids": [r[0] for r in ranges],
+        "los": [r[1] for r in ranges],
+        "his": [r[2] for r in ranges],
+        "ilos": [r[3] for r in ranges],
+        "ihis": [r[4] for r in ranges],
+    }
+    with conn.pipeline():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
+        conn.execute(_RECORD, params)
 
 
 def prune(conn: Conn, before_ms: int) -> int:

@@ -72,6 +72,7 @@ class HistoryWriter:
         self.keep_on_delete = keep_on_delete
         self._rows: list[tuple[object, ...]] = []
         self._ranges: list[tuple[int, int, int, int, int]] = []
+        self._feed: list[tuple[int, int, int, int, int]] = []  # flushed, not yet in the feed
 
     def record(
         self, tid: int, entity_id: str, before: EntityDoc | None, after: EntityDoc | None
@@ -126,8 +127,9 @@ class HistoryWriter:
             )
         return created
 
-    def flush(self) -> None:
-        """Write the collected instances, merge them into the roll-ups, record the feed."""
+    def flush(self, *, feed_now: bool = True) -> None:
+        """Write the collected instances and merge them into the roll-ups; record them in the
+        feed now, or with `feed_now=False` leave that to `record_feed`."""
         rows, self._rows = self._rows, []
         ranges, self._ranges = self._ranges, []
         if not rows:
@@ -144,7 +146,16 @@ class HistoryWriter:
         }
         for table, size in ROLLUPS:
             self.conn.execute(_UPSERT.format(table=table, size=size, ranges=_RANGES), params)
-        feed.record(self.conn, ranges)
+        self._feed.extend(ranges)
+        if feed_now:
+            self.record_feed()
+
+    def record_feed(self) -> None:
+        """Number the flushed series in the change feed. This takes the feed's lock, which
+        serializes writers until COMMIT, so it is the last statement of a transaction."""
+        ranges, self._feed = self._feed, []
+        if ranges:
+            feed.record(self.conn, ranges)
 
     def _entity(self, tid: int, entity_id: str, types: list[str]) -> tuple[int, bool]:
         row = self.conn.execute(

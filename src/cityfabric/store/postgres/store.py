@@ -148,16 +148,21 @@ class PostgresStore:
             nonlocal queued
             with conn.transaction():
                 results, changes, tid = apply_ops(conn, tenant, ops)
+                writer = None
                 if changes and self._record_history:
                     assert tid is not None
                     writer = self._history_writer(conn)
                     for _, entity_id, before, after in changes:
                         writer.record(tid, entity_id, before, after)
-                    writer.flush()
+                    writer.flush(feed_now=False)
                 hook, push = self._change_hook, self._push
                 if changes and hook is not None:
-                    lease = push.lease_ms if push is not None else 0
-                    queued = outbox.queue(conn, hook, changes, lease)
+                    due_at = push.claimed_until() if push is not None else None
+                    queued = outbox.queue(conn, hook, changes, due_at)
+                if writer is not None:
+                    # last: the feed's lock is held from here to COMMIT (see feed.py), so the
+                    # change hook's matching runs before it, not under it
+                    writer.record_feed()
             return results
 
         results = await self._run(run)
