@@ -47,7 +47,9 @@ async def test_pushed_rows_come_claimed_with_their_ids(store: AnyStore) -> None:
     await store.apply("t", [("urn:old", lambda _: doc("urn:old", 0))])  # ids start past 1
     pushed: list[OutboxItem] = []
     woken = threading.Event()
-    store.set_change_hook(one_row_per_change, woken.set, Push(60_000, pushed.extend))
+    store.set_change_hook(
+        one_row_per_change, woken.set, Push(lambda: now_ms() + 60_000, pushed.extend)
+    )
     await store.apply("t", [(f"urn:{i}", lambda _, i=i: doc(f"urn:{i}", i)) for i in range(5)])
     await store.apply("u", [("urn:9", lambda _: doc("urn:9", 9))])
     assert [(i.tenant, i.payload) for i in pushed] == [

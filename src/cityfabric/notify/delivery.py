@@ -41,6 +41,7 @@ import contextlib
 import logging
 import random
 import ssl
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ from cityfabric.store.base import (
     DeliveryStatus,
     OutboxItem,
     OutboxStore,
+    Push,
     Settlement,
     Store,
     SubscriptionCounters,
@@ -87,7 +89,10 @@ class DeliveryStore(Protocol):
     """What the delivery worker reads and writes: the outbox and the subscriptions."""
 
     def set_change_hook(
-        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+        self,
+        hook: ChangeHook | None,
+        on_queued: Callable[[], None] | None = None,
+        push: Push | None = None,
     ) -> None: ...
 
     async def due_notifications(
@@ -164,6 +169,9 @@ class Delivery:
         self._subs: dict[tuple[str, str], Subscription | None] = {}  # parsed, or deleted
         self._subs_version = -1  # the subscriptions_version `_subs` was read at
         self._pending = Settlement()  # finished deliveries not written yet
+        self._pushed: deque[list[OutboxItem]] = deque()  # rows handed over, not yet grouped
+        self._claim_due = True  # rows may wait in the outbox: claim on the next pass
+        self._last_claim = float("-inf")  # loop time of the last claim
         self._flusher: asyncio.Task[None] | None = None
         self._mqtt = MqttPublisher(self._tls)
         self.streams: Offers = streams or Streams()
@@ -178,8 +186,11 @@ class Delivery:
         # plain http:// itself, https:// through httpx; keep as many connections per
         # origin as requests can be in flight at once (every endpoint may be one server)
         self._client = HttpClient(fallback, max_idle=max(self.config.claim, 64))
-        hook = Matcher(lambda: iso(self.clock())) if match else None
-        self.store.set_change_hook(hook, self.wake)
+        if match:
+            push = Push(lambda: int(self.clock() * 1000) + self.config.lease_ms, self.wake)
+            self.store.set_change_hook(Matcher(lambda: iso(self.clock())), self.wake, push)
+        else:
+            self.store.set_change_hook(None, self.wake)
         self._runner = asyncio.create_task(self._run(), name="cityfabric-notify")
 
     async def async_stop(self) -> None:
@@ -201,27 +212,49 @@ class Delivery:
             await self._client.fallback.aclose()
         await self._mqtt.async_close()
 
-    def wake(self) -> None:
-        """Called from the writer thread after a commit that queued notifications."""
+    def wake(self, items: list[OutboxItem] | None = None) -> None:
+        """Called from any thread after a commit that queued notifications: with `items`,
+        rows queued claimed for this worker (`base.Push`); without, rows to claim."""
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody delivers
-                self._loop.call_soon_threadsafe(self._event.set)
+                self._loop.call_soon_threadsafe(self.take, items)
+
+    def take(self, items: list[OutboxItem] | None = None) -> None:
+        """`wake` on the worker's loop."""
+        if items:
+            self._pushed.append(items)
+        else:
+            self._claim_due = True
+        self._event.set()
 
     async def _run(self) -> None:
+        assert self._loop is not None
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), self.config.poll)
             self._event.clear()
             try:
-                while await self.async_pump() >= self.config.claim:
-                    pass
+                while self._pushed:
+                    await self._dispatch(self._pushed.popleft(), int(self.clock() * 1000))
+                # rows due for a retry, left by a dead process or queued by another
+                if self._claim_due or self._loop.time() - self._last_claim >= self.config.poll:
+                    self._claim_due = False
+                    while await self.async_pump() >= self.config.claim:
+                        pass
             except Exception:
                 log.exception("notification delivery pass failed")
 
     async def async_pump(self) -> int:
         """One pass: claim due rows and start delivering them; how many were claimed."""
+        if self._loop is not None:
+            self._last_claim = self._loop.time()
         now = int(self.clock() * 1000)
         items = await self.store.due_notifications(now, self.config.claim, self.config.lease_ms)
+        await self._dispatch(items, now)
+        return len(items)
+
+    async def _dispatch(self, items: list[OutboxItem], now: int) -> None:
+        """Group claimed rows by subscription and start sending them."""
         groups: dict[tuple[str, str], list[OutboxItem]] = {}
         for item in items:
             groups.setdefault((item.tenant, item.subscription_id), []).append(item)
@@ -250,7 +283,6 @@ class Delivery:
         if held.dropped or held.defer:  # written with the next flush of finished deliveries
             _merge(self._pending, held)
             self._kick_flusher()
-        return len(items)
 
     def _start(self, uri: str, groups: list[_Group]) -> None:
         """Deliver `groups` to `uri` (not busy) from a task of their own."""

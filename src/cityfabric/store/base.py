@@ -405,11 +405,12 @@ class Settlement:
 
 @dataclass(frozen=True)
 class Push:
-    """Rows the change hook queues go in already claimed for `lease_ms`, and `to` gets them
+    """Rows the change hook queues go in already claimed, until `claimed_until()` (ms on
+    the delivery worker's clock, as leases of `due_notifications`), and `to` gets them
     (from the writing thread) once they are committed: the delivery worker of the process
     that wrote them sends them without claiming them first."""
 
-    lease_ms: int
+    claimed_until: Callable[[], int]
     to: Callable[[list[OutboxItem]], None]
 
     def hand(self, items: list[OutboxItem]) -> None:

@@ -107,10 +107,10 @@ def pg_accepts_regex(conn: Conn, pattern: str) -> bool:
 
 
 def queue(
-    conn: Conn, hook: ChangeHook, changes: Sequence[Change], lease_ms: int = 0
+    conn: Conn, hook: ChangeHook, changes: Sequence[Change], due_at: int | None = None
 ) -> list[OutboxItem]:
-    """Run the hook on the changes and insert its rows in this transaction (claimed for
-    `lease_ms`); the rows as queued.
+    """Run the hook on the changes and insert its rows in this transaction, due at once or
+    at `due_at` (claimed until then, for this process alone); the rows as queued.
 
     A failing hook is logged and queues nothing (the write itself is kept)."""
     if not changes:
@@ -129,7 +129,7 @@ def queue(
     for tenant, sub_id, payload in rows:
         if tenant not in tids:
             tids[tenant] = tenant_id(conn, tenant, create=False)
-        values.append((tids[tenant], sub_id, payload, at + lease_ms, at))
+        values.append((tids[tenant], sub_id, payload, due_at or at, at))
     oids: list[int] = []
     with conn.cursor() as cur:
         cur.executemany(_INSERT + " RETURNING oid", values, returning=True)
@@ -139,8 +139,8 @@ def queue(
                 oids.append(int(str(row[0])))
             if not cur.nextset():
                 break
-    if not lease_ms:
-        conn.execute(f"NOTIFY {CHANNEL}")  # leased rows are for this process alone
+    if due_at is None:
+        conn.execute(f"NOTIFY {CHANNEL}")  # claimed rows are for this process alone
     return [
         OutboxItem(oid, tenant, sub_id, payload, 0, at)
         for oid, (tenant, sub_id, payload) in zip(oids, rows, strict=True)

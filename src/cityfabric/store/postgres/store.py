@@ -157,8 +157,8 @@ class PostgresStore:
                     writer.flush(feed_now=False)
                 hook, push = self._change_hook, self._push
                 if changes and hook is not None:
-                    lease = push.lease_ms if push is not None else 0
-                    queued = outbox.queue(conn, hook, changes, lease)
+                    due_at = push.claimed_until() if push is not None else None
+                    queued = outbox.queue(conn, hook, changes, due_at)
                 if writer is not None:
                     # last: the feed's lock is held from here to COMMIT (see feed.py), so the
                     # change hook's matching runs before it, not under it

@@ -62,9 +62,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def queue(group: Group, hook: ChangeHook, lease_ms: int = 0) -> list[OutboxItem]:
-    """Run the hook on the group's changes and insert its rows (claimed for `lease_ms`);
-    the rows as queued.
+def queue(group: Group, hook: ChangeHook, due_at: int | None = None) -> list[OutboxItem]:
+    """Run the hook on the group's changes and insert its rows, due at once or at `due_at`
+    (claimed until then); the rows as queued.
 
     A failing hook is logged and queues nothing: losing an acknowledged write to a
     notification bug would be worse than missing its notifications.
@@ -85,7 +85,7 @@ def queue(group: Group, hook: ChangeHook, lease_ms: int = 0) -> list[OutboxItem]
     conn.executemany(
         "INSERT INTO outbox (tid, sub_id, payload, attempts, next_at, created_at)"
         " VALUES (?, ?, ?, 0, ?, ?)",
-        [(group.tids[tenant], s, payload, at + lease_ms, at) for tenant, s, payload in rows],
+        [(group.tids[tenant], s, payload, due_at or at, at) for tenant, s, payload in rows],
     )
     # the only writer appends rowids one after another (max(oid) + 1 each)
     (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()

@@ -145,8 +145,8 @@ class Writer:
                 (job, group.run(job.tenant, job.ops), None) for job in entity_jobs
             ]
             group.write()
-            lease = self.push.lease_ms if self.push is not None else 0
-            queued = outbox.queue(group, self.change_hook, lease) if self.change_hook else []
+            due_at = self.push.claimed_until() if self.push is not None else None
+            queued = outbox.queue(group, self.change_hook, due_at) if self.change_hook else []
             results += [self._call(group, job) for job in jobs if isinstance(job, CallJob)]
             self.history.flush()
             self._conn.execute("COMMIT")
