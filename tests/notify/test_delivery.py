@@ -145,6 +145,8 @@ def test_a_failing_endpoint_is_not_tried_again_for_the_rows_behind_it(
 ) -> None:
     store = client.app.state.store  # type: ignore[attr-defined]
     settles = Counting(store, "settle_notifications")
+    delivery = client.app.state.delivery  # type: ignore[attr-defined]
+    delivery.config = replace(delivery.config, retry_base=60)  # no retry while we look
     rec.status = 500
     subs = [subscribe(client, rec.url) for _ in range(3)]  # one endpoint, three subscriptions
     write(client, lamp("on"))

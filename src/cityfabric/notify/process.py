@@ -1,8 +1,9 @@
 """Notification delivery in a process of its own, so that it has a core of its own.
 
 The API process keeps matching (the matcher runs in its writer, inside the transaction
-of each change, see `matcher.py`) and tells the delivery process over a socket pair
-when a commit queued notifications. The delivery process runs `Delivery`: it renders
+of each change, see `matcher.py`); the rows it queues go in already claimed, and after
+the commit it hands them to the delivery process over a socket pair (`base.Push`).
+The delivery process runs `Delivery`: it renders
 and sends, which is most of delivery's CPU. The few store calls delivery makes (claim,
 settle, read a subscription) it asks the API process to run on its store, so there is
 one writer to the database and nothing to contend for its lock. Event streams are held
@@ -11,7 +12,8 @@ open, and the delivery process sends their notifications back.
 
 Frames, both ways: one byte of kind, four bytes of payload length, the payload.
 
-  API → delivery   W  commit queued rows (empty)
+  API → delivery   W  commit queued rows to claim (empty)
+                   P  commit queued rows claimed for the delivery process: pickle of them
                    O  a stream opened: tenant NUL subscription id
                    C  the last stream of a subscription closed: same
                    A  the answer to a store call: call no. (8 bytes), ok (1 byte),
@@ -48,14 +50,21 @@ from cityfabric.notify.clock import iso, system_clock
 from cityfabric.notify.delivery import Delivery, NotifyStore, tls_context
 from cityfabric.notify.matcher import Matcher
 from cityfabric.notify.stream import Key, Streams
-from cityfabric.store.base import ChangeHook, OutboxItem, Settlement, SubscriptionCounters
+from cityfabric.parts import delivery_config
+from cityfabric.store.base import (
+    ChangeHook,
+    OutboxItem,
+    Push,
+    Settlement,
+    SubscriptionCounters,
+)
 
 log = logging.getLogger(__name__)
 
 HEADER: Final = struct.Struct("!cI")
 ANSWER_HEAD: Final = struct.Struct("!Q?")
 ORPHAN_CHECK: Final = 1.0  # seconds between the delivery process's looks at its parent
-WAKE, OPENED, CLOSED, ANSWER, STOP = b"W", b"O", b"C", b"A", b"X"
+WAKE, PUSHED, OPENED, CLOSED, ANSWER, STOP = b"W", b"P", b"O", b"C", b"A", b"X"
 READY, STORE_CALL, NOTIFICATION = b"R", b"S", b"N"
 # the store methods `Delivery` calls, which the delivery process may ask for
 STORE_METHODS: Final = frozenset(
@@ -109,7 +118,9 @@ class DeliveryProcess:
             raise RuntimeError(
                 f"the notification delivery process did not start within {START_WAIT:.0f} s"
             ) from None
-        self.store.set_change_hook(Matcher(lambda: iso(system_clock())), self.wake)
+        lease_ms = delivery_config(self.settings).lease_ms
+        push = Push(lambda: int(system_clock() * 1000) + lease_ms, self.hand)
+        self.store.set_change_hook(Matcher(lambda: iso(system_clock())), self.wake, push)
 
     async def async_stop(self) -> None:
         """Stop matching; the delivery process settles what it has sent and exits."""
@@ -132,6 +143,12 @@ class DeliveryProcess:
             self._wake_sent = True
             with contextlib.suppress(RuntimeError):  # the loop is closed
                 self._loop.call_soon_threadsafe(self._send, frame(WAKE))
+
+    def hand(self, items: list[OutboxItem]) -> None:
+        """Called from the writer thread with the rows a commit queued claimed."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._send, frame(PUSHED, pickle.dumps(items)))
 
     def stream_changed(self, key: Key, opened: bool) -> None:
         """`Streams.on_change`: tell the delivery process which subscriptions to offer."""
@@ -225,7 +242,10 @@ class RemoteStore:
         self._closed = False
 
     def set_change_hook(
-        self, hook: ChangeHook | None, on_queued: Callable[[], None] | None = None
+        self,
+        hook: ChangeHook | None,
+        on_queued: Callable[[], None] | None = None,
+        push: Push | None = None,
     ) -> None:
         """Nothing to install: the API process matches, and wakes this one."""
 
@@ -314,7 +334,7 @@ def run_delivery_process(settings: Settings, sock: socket.socket) -> None:
 
 
 async def _deliver(settings: Settings, sock: socket.socket) -> None:
-    from cityfabric.parts import delivery_config, make_contexts
+    from cityfabric.parts import make_contexts
 
     reader, writer = await asyncio.open_connection(sock=sock)
     store = RemoteStore(writer)
@@ -369,8 +389,10 @@ def _handle(
 ) -> None:
     if kind == ANSWER:
         store.answer(payload)
+    elif kind == PUSHED:
+        delivery.take(pickle.loads(payload))
     elif kind == WAKE:
-        delivery.wake()
+        delivery.take()
     elif kind in (OPENED, CLOSED):
         tenant, sub_id = parts(payload, 2)
         if kind == OPENED:
