@@ -123,7 +123,7 @@ def test_an_endpoint_queue_is_bounded_and_the_rest_waits_in_the_outbox(
     client: TestClient, rec: Receiver
 ) -> None:
     delivery = client.app.state.delivery  # type: ignore[attr-defined]
-    delivery.config = replace(delivery.config, queue=2)
+    delivery.config = replace(delivery.config, queue=2, poll=3600)  # only its own wake-ups
     store = client.app.state.store  # type: ignore[attr-defined]
     settles = Counting(store, "settle_notifications")
     rec.delay = 0.5

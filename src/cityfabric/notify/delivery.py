@@ -360,9 +360,9 @@ class Delivery:
         )
 
     def _wake_in(self, ms: int) -> None:
-        """Pass again in `ms` (rows held in the outbox are due then)."""
+        """Claim again in `ms` (rows held in the outbox are due then)."""
         if self._loop is not None:
-            self._loop.call_later(ms / 1000, self._event.set)
+            self._loop.call_later(ms / 1000, self.take)
 
     async def _deliver(self, uri: str, groups: list[_Group]) -> None:
         """Send each group, then whatever queued behind them meanwhile, one request at a time."""
