@@ -138,3 +138,39 @@ def test_conformal_quantile() -> None:
     scores = np.arange(1.0, 49.0)  # 48 scores
     assert _conformal_quantile(scores, 0.8) == 40.0  # ceil(49 * 0.8) = 40th
     assert _conformal_quantile(scores[:5], 0.95) == 5.0  # more than there are: the largest
+
+
+def solar(days: int, seed: int) -> np.ndarray:
+    """Hourly output of a panel: zero at night, a daytime bump scaled by each day's sky."""
+    rng = np.random.default_rng(seed)
+    hours = np.arange(days * 24) % 24
+    shape = np.clip(np.sin(np.pi * (hours - 5) / 14), 0.0, None)  # light from 5 h to 19 h
+    sky = np.repeat(rng.uniform(0.3, 1.0, days), 24)
+    return np.round(200 * shape * sky, 1)
+
+
+def test_hours_that_were_always_zero_are_forecast_as_zero() -> None:
+    y = solar(21, 0)
+    (f,) = fit_forecasts([Series("pv", 0, y)], step_ms=HOUR, horizon=24, model="ets")
+    night = np.clip(np.sin(np.pi * (np.arange(24) - 5) / 14), 0.0, None) == 0.0
+    assert np.all(f.mean[night] == 0.0) and np.all(f.mean[~night][3:-3] > 0.0)
+    for lo, hi in f.bands.values():
+        assert np.all(lo[night] == 0.0) and np.all(hi[night] == 0.0)
+    y[-22] = 5.0  # 2 h into the last day: once not zero, that hour is modelled again
+    (g,) = fit_forecasts([Series("pv", 0, y)], step_ms=HOUR, horizon=24, model="ets")
+    assert np.any(g.bands[80][1][night] > 0.0)
+
+
+def test_auto_keeps_the_model_that_erred_least_on_the_last_days() -> None:
+    from cityfabric.analytics.forecast_models import _calibration, prepare
+
+    series = [Series(f"pv{k}", 0, solar(20, k)) for k in range(3)]  # under 3 weeks
+    series += [Series(f"load{k}", 0, seasonal(19, k)) for k in range(3)]
+    got = {f.key: f.model for f in fit_forecasts(series, step_ms=HOUR, horizon=24)}
+    prepared = [prepare(s, HOUR, "auto") for s in series]
+    assert all(p.model == "ets" and p.alternatives == ("mstl",) for p in prepared)
+    _, ets = _calibration(prepared, "ets", (24,), (80,), 1)
+    _, mstl = _calibration(prepared, "mstl", (24,), (80,), 1)
+    want = {s.key: "mstl" if m < e else "ets" for s, e, m in zip(series, ets, mstl, strict=True)}
+    assert got == want
+    assert prepare(series[0], HOUR, "ets").alternatives == ()  # a model asked for is kept

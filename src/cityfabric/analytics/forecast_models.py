@@ -145,6 +145,9 @@ class Prepared:
     model: str
     seasons: tuple[int, ...]
     floor: float | None = None  # a series never below zero is not forecast below it
+    # `auto` between the chosen model and these: the one with the smaller error over the
+    # calibration windows (the last days of the history, refitted without them) is used
+    alternatives: tuple[str, ...] = ()
 
 
 def prepare(series: Series, step_ms: int, requested: str) -> Prepared:
@@ -162,7 +165,11 @@ def prepare(series: Series, step_ms: int, requested: str) -> Prepared:
     weekly = requested != "auto" or has_weekly_cycle(y, seasons)
     model, used = choose_model(requested, len(y), step_ms, weekly=weekly)
     floor = 0.0 if float(np.min(y)) >= 0 else None
-    return Prepared(series, y, series.start_ms + first * step_ms, model, used, floor)
+    # without a weekly cycle, ETS(A,N,A) and MSTL with the daily season both fit a day's
+    # shape; which one follows a series better (solar output: MSTL; traffic: ETS) is
+    # decided on the series' own last days
+    alternatives = ("mstl",) if requested == "auto" and model == "ets" and used else ()
+    return Prepared(series, y, series.start_ms + first * step_ms, model, used, floor, alternatives)
 
 
 def has_weekly_cycle(y: Floats, seasons: tuple[int, ...]) -> bool:
@@ -207,9 +214,45 @@ def fit_prepared(
         groups.setdefault((p.model, p.seasons), []).append(p)
     out: dict[str, Forecast] = {}
     for (name, seasons), members in groups.items():
-        for f in _fit_group(members, name, seasons, step_ms, horizon, levels, n_jobs):
-            out[f.key] = f
+        for chosen, factors, group in _select(members, name, seasons, levels, n_jobs):
+            for f in _fit_group(group, chosen, seasons, step_ms, horizon, levels, n_jobs, factors):
+                out[f.key] = f
     return [out[p.series.key] for p in prepared]
+
+
+def _select(
+    members: list[Prepared],
+    name: str,
+    seasons: tuple[int, ...],
+    levels: Sequence[int],
+    n_jobs: int,
+) -> list[tuple[str, dict[int, Floats], list[Prepared]]]:
+    """(model, calibration factors, series) groups: each series with the model of its own
+    or its alternatives that erred least over the calibration windows (ties and series too
+    short for the windows keep their own)."""
+    factors, errors = _calibration(members, name, seasons, levels, n_jobs)
+    alternatives = {a for p in members for a in p.alternatives}
+    if not alternatives:
+        return [(name, factors, members)]
+    best = np.full(len(members), -1)
+    best_error = errors.copy()
+    candidates = sorted(alternatives)
+    alt_factors = []
+    for k, alt in enumerate(candidates):
+        f_alt, e_alt = _calibration(members, alt, seasons, levels, n_jobs)
+        alt_factors.append(f_alt)
+        better = np.isfinite(e_alt) & ~(e_alt >= best_error)
+        better &= np.array([alt in p.alternatives for p in members])
+        best = np.where(better, k, best)
+        best_error = np.where(better, e_alt, best_error)
+    out = []
+    for k, model in [(-1, name), *enumerate(candidates)]:
+        idx = np.flatnonzero(best == k)
+        if len(idx):
+            chosen = factors if k < 0 else alt_factors[k]
+            group_factors = {lv: v[idx] for lv, v in chosen.items()}
+            out.append((model, group_factors, [members[i] for i in idx.tolist()]))
+    return out
 
 
 def _fit_group(
@@ -220,24 +263,36 @@ def _fit_group(
     horizon: int,
     levels: Sequence[int],
     n_jobs: int,
+    factors: dict[int, Floats],
 ) -> list[Forecast]:
     mean, bands = _raw_fit([p.y for p in members], name, seasons, horizon, levels, n_jobs)
-    factors = _calibration(members, name, seasons, levels, n_jobs)
     out = []
     for i, p in enumerate(members):
         last = p.start_ms + (len(p.y) - 1) * step_ms
         times = [last + k * step_ms for k in range(1, horizon + 1)]
-        raw = mean[i]
+        off = _always_zero(p.y, seasons[0] if seasons else 0, horizon)
+        raw = np.where(off, 0.0, mean[i])
         own = {}
         for lv, (lo, hi) in bands.items():
             f = factors[lv][i]
             lo_i, hi_i = _bound(lo[i], raw), _bound(hi[i], raw)
             own[lv] = (
-                _floored(raw - f * (raw - lo_i), p.floor),
-                _floored(raw + f * (hi_i - raw), p.floor),
+                np.where(off, 0.0, _floored(raw - f * (raw - lo_i), p.floor)),
+                np.where(off, 0.0, _floored(raw + f * (hi_i - raw), p.floor)),
             )
         out.append(Forecast(p.series.key, name, times, _floored(raw, p.floor), own))
     return out
+
+
+def _always_zero(y: Floats, season: int, horizon: int) -> Any:
+    """Per forecast step, whether the series was exactly 0 at that point of the season in
+    every one of its (at least SEASONS_NEEDED) seasons: solar output at night, a lamp by
+    day. A model with an additive season puts its level there too; the series will not."""
+    if season < 2 or len(y) < SEASONS_NEEDED * season:
+        return np.zeros(horizon, dtype=bool)
+    tail = y[len(y) % season :].reshape(-1, season)  # whole seasons, aligned to the end
+    zero = np.all(tail == 0.0, axis=0)
+    return zero[np.arange(horizon) % season]
 
 
 def _raw_fit(
@@ -285,19 +340,22 @@ def _calibration(
     seasons: tuple[int, ...],
     levels: Sequence[int],
     n_jobs: int,
-) -> dict[int, Floats]:
+) -> tuple[dict[int, Floats], Floats]:
     """Per series and level, the factor that widens (or narrows) the model's own interval
     so that it held the wanted share of the last CALIBRATION_WINDOWS seasons of the
     series (split conformal): the model is fitted again on the history before each
     window, and the errors over the window, each divided by the interval's half-width
     at that step, give the factor as their conformal quantile. Series too short to lose
-    those periods take the median factor of the others (1 when none has one)."""
+    those periods take the median factor of the others (1 when none has one). Also, per
+    series, the mean absolute error over those windows (NaN for the series too short)."""
     span = seasons[0] if seasons else CALIBRATION_SPAN
     need = SEASONS_NEEDED * max(seasons) if seasons else 2 * CALIBRATION_SPAN
     usable = [i for i, p in enumerate(members) if len(p.y) - CALIBRATION_WINDOWS * span >= need]
     factors = {lv: np.ones(len(members)) for lv in levels}
+    errors = np.full(len(members), np.nan)
     if not usable:
-        return factors
+        return factors, errors
+    absolute: list[list[Floats]] = [[] for _ in members]
     per_level: dict[int, list[list[Floats]]] = {lv: [[] for _ in members] for lv in levels}
     for w in range(1, CALIBRATION_WINDOWS + 1):
         cut = w * span
@@ -305,7 +363,9 @@ def _calibration(
         mean, bands = _raw_fit(ys, name, seasons, span, levels, n_jobs)
         for row, i in enumerate(usable):
             actual = members[i].y[len(members[i].y) - cut : len(members[i].y) - cut + span]
-            err = np.abs(actual - mean[row])
+            off = _always_zero(members[i].y[:-cut], span if seasons else 0, span)
+            err = np.abs(actual - np.where(off, 0.0, mean[row]))  # as the forecast will be
+            absolute[i].append(err[np.isfinite(err)])
             for lv, (lo, hi) in bands.items():
                 half = (hi[row] - lo[row]) / 2
                 ok = np.isfinite(half) & (half > 0) & np.isfinite(err)
@@ -319,7 +379,10 @@ def _calibration(
         known = got[np.isfinite(got)]
         fallback = float(np.median(known)) if len(known) else 1.0
         factors[lv] = np.where(np.isfinite(got), got, fallback)
-    return factors
+    for i in usable:
+        seen = np.concatenate(absolute[i])
+        errors[i] = float(np.mean(seen)) if len(seen) else np.nan
+    return factors, errors
 
 
 def _conformal_quantile(scores: Floats, level: float) -> float:
