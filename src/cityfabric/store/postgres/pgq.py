@@ -167,7 +167,42 @@ def regex_condition(pattern: object, params: Params) -> str:
 
 
 def comparison_sql(term: Comparison, params: Params) -> str:
-    """SQL for one comparison term."""
+    """SQL for one comparison term (with a fast path for plain scalar Properties)."""
+    general = _general_comparison_sql(term, params)
+    fast = _scalar_condition(term, params)
+    if fast is None:
+        return general
+    return f"(CASE WHEN {fast[0]} THEN {fast[1]} ELSE {general} END)"
+
+
+def _scalar_condition(term: Comparison, params: Params) -> tuple[str, str] | None:
+    """(when, then) for the common case: one instance whose value is a JSON scalar.
+
+    Such an instance is a Property (every other kind keeps its value elsewhere or as an
+    object), so its only candidate value is that scalar: comparing it directly gives the
+    general answer without expanding the instances and `cf_values` (as `qsql.py` does
+    on SQLite). `->` never raises on a missing key or a non-array, it gives NULL.
+    """
+    lit, path = term.value, term.path
+    if term.op not in SQL_OPS or path.sub or path.members:
+        return None
+    if isinstance(lit, bool) or not isinstance(lit, str | int | float):
+        return None
+    found = instances(path.attr, params)
+    value = f"({found} -> 0 -> 'value')"
+    when = f"{found} -> 1 IS NULL AND jsonb_typeof({value}) IN ('string', 'number', 'boolean')"
+    op = SQL_OPS[term.op]
+    # CASE, not AND: PostgreSQL may evaluate AND's operands in any order, and casting a
+    # JSON string to numeric raises
+    if isinstance(lit, str):
+        compare = f"({value} #>> '{{}}') COLLATE \"C\" {op} {params.bind(lit, 'text')}"
+        return when, f"(CASE WHEN jsonb_typeof({value}) = 'string' THEN {compare} ELSE false END)"
+    cast = "numeric" if isinstance(lit, int) else "float8"
+    compare = f"{value}::numeric::{cast} {op} {params.bind(lit, cast)}"
+    return when, f"(CASE WHEN jsonb_typeof({value}) = 'number' THEN {compare} ELSE false END)"
+
+
+def _general_comparison_sql(term: Comparison, params: Params) -> str:
     where = target(term.path, params)
     if term.op in ("~=", "!~="):
         cond = regex_condition(term.value, params)
