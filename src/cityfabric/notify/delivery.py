@@ -164,6 +164,7 @@ class Delivery:
         self._busy: set[str] = set()  # endpoint URLs with a request in flight
         self._waiting: dict[str, list[_Group]] = {}  # rows claimed for a busy endpoint
         self._in_flight: dict[str, int] = {}  # rows being sent to each busy endpoint
+        self._failing: dict[str, int] = {}  # endpoints that failed: not tried until (ms)
         self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (clock s)
         self._client: HttpClient | None = None
         self._subs: dict[tuple[str, str], Subscription | None] = {}  # parsed, or deleted
@@ -267,7 +268,7 @@ class Delivery:
                 held.dropped.extend(r.oid for r in rows)
                 continue
             uri = sub.notification.endpoint.uri
-            wait = self._throttled_ms(key, sub)
+            wait = self._throttled_ms(key, sub) or max(self._failing.get(uri, 0) - now, 0)
             room = 0 if wait else self.config.queue - self._queued(uri)
             if len(rows) > room:  # back to the outbox for a while, not an attempt
                 wait = wait or DEFER_MS
@@ -370,9 +371,11 @@ class Delivery:
             while groups:
                 for at, (tenant, sub, rows) in enumerate(groups):
                     if not await self._deliver_group(tenant, sub, rows):
-                        # the endpoint fails: what waits for it is not tried now
-                        self._put_back([*groups[at + 1 :], *self._waiting.pop(uri, [])])
+                        # the endpoint fails: nothing more is tried on it for a while
+                        until = self._put_back([*groups[at + 1 :], *self._waiting.pop(uri, [])])
+                        self._failing[uri] = until
                         return
+                self._failing.pop(uri, None)
                 groups = self._waiting.pop(uri, [])
                 self._in_flight[uri] = sum(len(rows) for _, _, rows in groups)
                 for tenant, sub, _ in groups:
@@ -381,15 +384,16 @@ class Delivery:
             self._busy.discard(uri)
             self._in_flight.pop(uri, None)
 
-    def _put_back(self, groups: list[_Group]) -> None:
-        """Return rows to the outbox until a first retry would be due (not an attempt)."""
-        if not groups:
-            return
+    def _put_back(self, groups: list[_Group]) -> int:
+        """Return rows to the outbox until a first retry would be due (not an attempt);
+        that time (clock ms)."""
         now = int(self.clock() * 1000)
         wait = self.config.backoff_ms(1)
-        self._pending.defer.extend((r.oid, now + wait) for _, _, rows in groups for r in rows)
-        self._kick_flusher()
-        self._wake_in(wait + DEFER_MS // 4)
+        if groups:
+            self._pending.defer.extend((r.oid, now + wait) for _, _, rows in groups for r in rows)
+            self._kick_flusher()
+            self._wake_in(wait + DEFER_MS // 4)
+        return now + wait
 
     async def _deliver_group(
         self, tenant: str, sub: Subscription, rows: Sequence[OutboxItem]
