@@ -72,6 +72,7 @@ STORE_METHODS: Final = frozenset(
 )
 RESTART_DELAY: Final = 1.0  # seconds before a dead delivery process is replaced
 START_WAIT: Final = 60.0  # seconds a new delivery process gets to say it is ready
+UNSENT_MAX: Final = 100_000  # rows kept for the next delivery process while none runs
 STOP_WAIT: Final = 15.0  # seconds the delivery process gets to settle what it sent
 
 
@@ -104,6 +105,7 @@ class DeliveryProcess:
         self._keeper: asyncio.Task[None] | None = None
         self._calls: set[asyncio.Task[None]] = set()
         self._wake_sent = False  # a W frame is on its way: later commits need no other
+        self._unsent: list[OutboxItem] = []  # handed over while no delivery process ran
         self._stopping = False
 
     async def async_start(self) -> None:
@@ -148,7 +150,14 @@ class DeliveryProcess:
         """Called from the writer thread with the rows a commit queued claimed."""
         if self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed
-                self._loop.call_soon_threadsafe(self._send, frame(PUSHED, pickle.dumps(items)))
+                self._loop.call_soon_threadsafe(self._hand, items)
+
+    def _hand(self, items: list[OutboxItem]) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(frame(PUSHED, pickle.dumps(items)))
+        elif len(self._unsent) < UNSENT_MAX:  # for the next delivery process
+            self._unsent.extend(items)
+        # beyond that, the rows wait out their claim in the outbox
 
     def stream_changed(self, key: Key, opened: bool) -> None:
         """`Streams.on_change`: tell the delivery process which subscriptions to offer."""
@@ -177,6 +186,9 @@ class DeliveryProcess:
             for tenant, sub_id in self.streams.open_keys():  # streams opened before it
                 self._send(frame(OPENED, tenant.encode(), sub_id.encode()))
             self._send(frame(WAKE))  # rows queued while no process ran
+            if self._unsent:
+                self._hand(self._unsent)
+                self._unsent = []
             await self._serve(reader, ready)
             self._writer.close()
             await asyncio.to_thread(_finish, process, 1.0)
