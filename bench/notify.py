@@ -12,7 +12,9 @@ Targets:
 
 Three processes on 127.0.0.1 (free ports), besides this driver:
 * the server: `cityfabric run` (bench/run.py `running_server`: temp data dir, the Smart
-  Data Models contexts as --context-cache), a fresh one per measure;
+  Data Models contexts as --context-cache), a fresh one per measure, with its delivery
+  process (CITYFABRIC_NOTIFICATION_PROCESS, on by default; the server's CPU figures
+  include it);
 * the receiver (bench/notify_receiver.py): raw asyncio.Protocol on uvloop, HTTP/1.1
   keep-alive, answers 200 at once, records time.time() of receipt per (entity id, seq);
 * the load generator (bench/notify_load.py): httpx.AsyncClient batch upserts.
