@@ -12,7 +12,11 @@ detection in that window; the delay is the first such detection minus the fault'
 PV panels are checked against the output expected from the city's WeatherObserved readings
 (irradiance, temperature, wind), scaled by the median ratio of all the city's panels in the
 same hour (`peer_reference`), as the platform could; lamps against the sun; the weather
-station's thermometer against the panels' cell temperatures at night (the air's).
+station's thermometer against the panels' cell temperatures at night (the air's);
+batteries against their charging power (a lamp kit's panel expected from the weather, a
+bench's panels as measured). Stuck meters whose frozen value never differed from what the
+working meter reported are counted as "no visible effect", and the recall of the other
+labels is shown beside the recall (which counts them all).
 Results go to bench/results/faults-<time>.json and the console.
 """
 
