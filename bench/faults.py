@@ -119,6 +119,11 @@ def sites(entities: list[dict[str, Any]], series: Series) -> dict[str, Site]:
             panels[e["id"]] = (readings[:, 0], readings[:, 1], expected)
             peaks[e["id"]] = out[e["id"]].peak or 0.0
     out[weather] = replace(out[weather], reference=_night_air(series, out[weather]))
+    for (eid, attr), _ in list(series.items()):  # air quality: the other stations' readings
+        if _KINDS.get(eid) == "air_quality" and any(
+            a == attr and "level" in c for a, c, _ in WATCH["air_quality"]
+        ):
+            out[f"{eid}#{attr}"] = replace(out[eid], reference=_peers(series, eid, attr))
     factor = peer_reference(panels, peaks)
     for pid, (times, _, expected) in panels.items():
         out[pid] = replace(out[pid], expected=_table(times, expected, factor))
@@ -151,6 +156,22 @@ def _charging(
         if get(by_id[get(by_id[pid], "refPhotovoltaicDevice")], "refDevice") == e["id"]:
             total += np.interp(times, t, measured)
     return total
+
+
+def _peers(series: Series, eid: str, attr: str) -> Any:
+    """The median of the other stations' latest readings of ATTR (at most 20 minutes old)."""
+    others = [np.array(rows) for (e, a), rows in series.items()
+              if a == attr and e != eid and _KINDS.get(e) == _KINDS.get(eid)]  # fmt: skip
+    table: dict[float, float] = {}
+    for t, _ in series[(eid, attr)]:
+        near = []
+        for rows in others:
+            k = int(np.searchsorted(rows[:, 0], t, side="right")) - 1
+            if k >= 0 and t - rows[k, 0] <= 1200.0:
+                near.append(float(rows[k, 1]))
+        if near:
+            table[t] = float(np.median(near))
+    return table.get
 
 
 def _night_air(series: Series, station: Site) -> Any:
@@ -213,7 +234,7 @@ def detect(series: Series, site_of: dict[str, Site], args: argparse.Namespace) -
         if spec is None:
             continue
         scorer, alerts = SeriesScorer(spec[0], opts), SeriesAlerts(alert_opts)
-        site = site_of.get(eid, Site())
+        site = site_of.get(f"{eid}#{attr}") or site_of.get(eid, Site())
         for t, v, kind in _with_ticks(readings, "silence" in spec[0]):
             if kind == "tick":
                 events = alerts.step(t, {"silence": scorer.silence(t)}, None)

@@ -299,6 +299,29 @@ def test_level_flags_a_drifting_floor_but_not_ordinary_days() -> None:
     assert max(scores) == 1.0
 
 
+def test_level_with_a_neighbour_ignores_weather_both_stations_share() -> None:
+    def no2(n: int, scale: float, drift: float) -> float:  # background moved by the weather
+        hours = 600 * n % DAY / 3600
+        weather = 1.0 + 0.6 * max(0.0, n / 144 - 10) / 4 if n < 14 * 144 else 1.6
+        return round(scale * weather * (12 + 25 * max(0.0, math.sin(math.pi * (hours - 5) / 14)))
+                     + drift, 1)  # fmt: skip
+
+    def run(drift: float, reference: bool) -> list[float]:
+        check, scores = LevelCheck(), []
+        for n in range(20 * 144):
+            t = T0 + 600 * n
+            neighbour = no2(n, 0.8, 0.0)
+            site = Site(reference=(lambda _, v=neighbour: v) if reference else None)
+            own = no2(n, 1.0, max(0.0, (n / 144 - 12) * drift))
+            scores.append(check.update(t, own, site).score or 0.0)
+        return scores
+
+    assert max(run(0.0, reference=False)) == 1.0  # alone, a smoggy week looks like drift
+    assert max(run(0.0, reference=True)) < 0.9  # beside its neighbour, it does not
+    drifting = run(3.0, reference=True)  # +3 a day from day 12, on top of the smog
+    assert max(drifting[: 12 * 144]) < 0.9 and max(drifting) == 1.0
+
+
 def test_reference_flags_a_sensor_drifting_from_its_reference_not_the_weather() -> None:
     def air(t: float) -> float:  # weeks of warming, and a daily cycle
         return 12.0 + 0.5 * (t - T0) / DAY + 4.0 * math.sin(2 * math.pi * (t - T0) / DAY)

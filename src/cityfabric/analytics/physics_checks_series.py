@@ -321,7 +321,13 @@ class BatteryCheck:
 class LevelCheck:
     """A sensor whose floor moves away from where it was: a two-sided CUSUM of the day's low
     quantile (the 10th percentile of a solar day's readings: the background level, little
-    moved by the day's peaks) against its first whole days, in units of their spread."""
+    moved by the day's peaks) against its first whole days, in units of their spread.
+
+    Where the site gives a reference (`Site.reference`: the same quantity at a neighbouring
+    station), the same CUSUM also runs on the log ratio of the day's low to the reference's,
+    and only a move of both, the same way, counts: weather moves two stations' background
+    together (so not their ratio), a drift moves one station's ratio and its own level, and
+    the other station's ratio moves while its own level does not."""
 
     name = "level"
     quantile: Final = 0.1
@@ -340,6 +346,10 @@ class LevelCheck:
         self.up = float(s.get("up", 0.0))
         self.down = float(s.get("down", 0.0))
         self.low: float | None = s.get("low")  # the last whole day's low quantile
+        self.refs: list[float] = [float(v) for v in s.get("refs", [])]  # today's references
+        self.learnt_ratio: list[float] = [float(v) for v in s.get("learnt_ratio", [])]
+        self.ratio_up = float(s.get("ratio_up", 0.0))
+        self.ratio_down = float(s.get("ratio_down", 0.0))
 
     def update(self, seconds: float, value: float, site: Site) -> Finding:
         shift = (site.longitude or 0.0) / 360.0 * _DAY  # midnight to midnight, local sun
@@ -349,20 +359,38 @@ class LevelCheck:
             self.whole = True
         self.day = day
         self.values.append(value)
+        reference = site.reference(seconds) if site.reference is not None else None
+        if reference is not None:
+            self.refs.append(reference)
         return self._finding()
 
     def _close_day(self) -> None:
         values, self.values = sorted(self.values), []
+        refs, self.refs = sorted(self.refs), []
         if not self.whole or len(values) < self.min_readings:
             return
         self.low = values[int(self.quantile * (len(values) - 1))]
+        ref_low = refs[int(self.quantile * (len(refs) - 1))] if refs else 0.0
+        ratio = (
+            math.log(self.low / ref_low)
+            if len(refs) >= self.min_readings and self.low > 0.0 and ref_low > 0.0
+            else None
+        )
         if len(self.learnt) < self.learn_days:
             self.learnt.append(self.low)
+            if ratio is not None:
+                self.learnt_ratio.append(ratio)
             return
         base, noise = self._baseline()
         z = (self.low - base) / noise
         self.up = max(0.0, self.up + z - self.allowance)
         self.down = max(0.0, self.down - z - self.allowance)
+        if ratio is not None and len(self.learnt_ratio) >= self.learn_days // 2 + 1:
+            rbase = median(self.learnt_ratio)
+            mad = median(abs(v - rbase) for v in self.learnt_ratio)
+            rz = (ratio - rbase) / max(_MAD_SIGMA * mad, self.rel_noise)
+            self.ratio_up = max(0.0, self.ratio_up + rz - self.allowance)
+            self.ratio_down = max(0.0, self.ratio_down - rz - self.allowance)
 
     def _baseline(self) -> tuple[float, float]:
         base = median(self.learnt)
@@ -373,12 +401,17 @@ class LevelCheck:
         if len(self.learnt) < self.learn_days or self.low is None:
             return Finding(0.0, "sensor_drift", "")
         base, _ = self._baseline()
-        score = min(max(self.up, self.down) / self.alarm, 1.0)
-        way = "risen" if self.up >= self.down else "fallen"
+        up, down = self.up, self.down
+        against = ""
+        if len(self.learnt_ratio) >= self.learn_days // 2 + 1:  # a reference: both must move
+            up, down = min(up, self.ratio_up), min(down, self.ratio_down)
+            against = ", and against its reference"
+        score = min(max(up, down) / self.alarm, 1.0)
+        way = "risen" if up >= down else "fallen"
         return Finding(
             score,
             "sensor_drift",
-            f"background level {way}: daily low {self.low:g} against {base:g} at first",
+            f"background level {way}: daily low {self.low:g} against {base:g} at first{against}",
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -390,4 +423,8 @@ class LevelCheck:
             "up": self.up,
             "down": self.down,
             "low": self.low,
+            "refs": list(self.refs),
+            "learnt_ratio": list(self.learnt_ratio),
+            "ratio_up": self.ratio_up,
+            "ratio_down": self.ratio_down,
         }
