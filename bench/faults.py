@@ -12,12 +12,12 @@ detection in that window; the delay is the first such detection minus the fault'
 PV panels are checked against the output expected from the city's WeatherObserved readings
 (irradiance, temperature, wind), scaled by the median ratio of all the city's panels in the
 same hour (`peer_reference`), as the platform could; lamps against the sun; the weather
-station's thermometer against the panels' cell temperatures at night (the air's);
-batteries against their charging power (a lamp kit's panel expected from the weather, a
-bench's panels as measured). Stuck meters whose frozen value never differed from what the
-working meter reported are counted as "no visible effect", and the recall of the other
-labels is shown beside the recall (which counts them all).
-Results go to bench/results/faults-<time>.json and the console.
+station's thermometer against the panels' cell temperatures at night (the air's); each
+air-quality station's background against the other stations'. Stuck meters whose frozen
+value never differed from what the working meter reported are counted as "no visible
+effect", and the recall of the other labels is shown beside the recall (which counts them
+all).
+Results go to bench/results/faults-<time>-seed<seed>.json and the console.
 """
 
 from __future__ import annotations
@@ -126,36 +126,11 @@ def sites(entities: list[dict[str, Any]], series: Series) -> dict[str, Site]:
             out[f"{eid}#{attr}"] = replace(out[eid], reference=_peers(series, eid, attr))
     factor = peer_reference(panels, peaks)
     for pid, (times, _, expected) in panels.items():
-        out[pid] = replace(out[pid], expected=_table(times, expected, factor))
-    for e in entities:  # batteries: the power charging them
-        if (e["id"], "batteryLevel") in series:
-            times = np.array(series[(e["id"], "batteryLevel")])[:, 0]
-            power = _charging(e, by_id, times, wx, panels)
-            out[e["id"]] = replace(out[e["id"]], expected=_table(times, power, factor))
+        hours = (times // 3600).astype(np.int64).tolist()
+        scaled = expected * np.array([factor.get(h, 1.0) for h in hours])
+        table = dict(zip(times.tolist(), scaled.tolist(), strict=True))
+        out[pid] = replace(out[pid], expected=table.get)
     return out
-
-
-def _table(times: Any, power: Any, factor: dict[int, float]) -> Any:
-    hours = (times // 3600).astype(np.int64).tolist()
-    scaled = power * np.array([factor.get(h, 1.0) for h in hours])
-    return dict(zip(times.tolist(), scaled.tolist(), strict=True)).get
-
-
-def _charging(
-    e: dict[str, Any], by_id: dict[str, Any], times: Any, wx: Any, panels: dict[str, Any]
-) -> Any:
-    """A lamp's solar kit: its own panel's expected output; a bench battery: the measured
-    output of the bench panels wired to it (their expected output, where they were silent)."""
-    if kind_of(e) == "lamp_battery":
-        lon, lat = get(e, "location")["coordinates"][:2]
-        params = (float(get(e, "surfaceTilt", 25.0)), float(get(e, "surfaceAzimuth", 180.0)),
-                  float(get(e, "pvPeakPower", 100.0)), -0.004)  # fmt: skip
-        return _expected_at(times, lat, lon, params, wx, "open_rack_glass_polymer")
-    total = np.zeros(len(times))
-    for pid, (t, measured, _) in panels.items():
-        if get(by_id[get(by_id[pid], "refPhotovoltaicDevice")], "refDevice") == e["id"]:
-            total += np.interp(times, t, measured)
-    return total
 
 
 def _peers(series: Series, eid: str, attr: str) -> Any:
@@ -203,13 +178,6 @@ def _pv_site(e: dict[str, Any], by_id: dict[str, Any], times: Any, wx: Any) -> t
         float(get(panel, "NominalPower", 150.0)),
         float(get(panel, "temperatureCoefficient", {}).get("Pmax", -0.004)),
     )
-    expected = _expected_at(times, lat, lon, params, wx, "open_rack_glass_glass")
-    return Site(lat, lon, params[2], expected_is_measured=True), expected
-
-
-def _expected_at(
-    times: Any, lat: float, lon: float, params: tuple[float, ...], wx: Any, mount: str
-) -> Any:
     suns = [sun_at(t, lat, lon) for t in times.tolist()]
     zen = np.array([90.0 - s.elevation for s in suns])
     az = np.array([s.azimuth for s in suns])
@@ -217,9 +185,8 @@ def _expected_at(
     for name in ("solarRadiation", "temperature", "windSpeed"):  # latest reading at t
         at = np.clip(np.searchsorted(wx[name][:, 0], times, side="right") - 1, 0, None)
         measured.append(wx[name][at, 1])
-    tilt, azimuth, peak, gamma = params
-    panel = (tilt, azimuth, peak, gamma)
-    return expected_pv(zen, az, (measured[0], measured[1], measured[2]), panel, mount)
+    expected = expected_pv(zen, az, (measured[0], measured[1], measured[2]), params)
+    return Site(lat, lon, params[2], expected_is_measured=True), expected
 
 
 def detect(series: Series, site_of: dict[str, Site], args: argparse.Namespace) -> list[Any]:
@@ -354,7 +321,7 @@ def main() -> None:
     results = evaluate(faults, found, unseen)
     print(table(results))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    out = ROOT / "bench" / "results" / f"faults-{stamp}.json"
+    out = ROOT / "bench" / "results" / f"faults-{stamp}-seed{args.seed}.json"
     doc = {"args": vars(args), "machine": platform.platform(), "results": results,
            "seconds": {"simulate": simulated, "total": time.perf_counter() - began},
            "faults": [f.label() for f in faults],

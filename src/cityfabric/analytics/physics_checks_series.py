@@ -18,9 +18,7 @@
   is load / capacity: per solar day the check takes the total drop over the total time
   falling and runs a one-sided CUSUM of its log ratio to the first whole days it saw (in
   units of their spread, at least 4 %). A battery whose capacity fades drains faster on
-  the same load, day after day. Where the site knows the charging power (its panel's
-  output), the same is done with the SoC gained per Wh charged (efficiency / capacity),
-  which needs no load to stay alike from day to day.
+  the same load, day after day.
 """
 
 from __future__ import annotations
@@ -191,29 +189,21 @@ class StuckCheck:
 
 
 class BatteryCheck:
-    """A battery's capacity fading, seen two ways, each per solar day against the first whole
-    days: its discharge rate (state of charge lost per hour) rising, and, where the site
-    gives the charging power (`Site.expected`: the panel's expected or measured output, W),
-    the state of charge gained per Wh charged rising. Both are 1 / capacity times a load or
-    an efficiency; each runs a one-sided CUSUM of its daily log ratio, in units of its
-    day-to-day noise, and the higher score counts."""
+    """A battery's discharge rate (state of charge lost per hour) rising above its first
+    days' rate: a one-sided CUSUM of the daily log ratio, in units of its day-to-day noise."""
 
     name = "battery"
     low: Final = 0.35  # below this SoC loads are dimmed or cut: the rate says nothing
-    full: Final = 0.98  # above this a charger tapers or stops: the gain says nothing
     learn_days: Final = 5  # whole solar days whose rates set the baseline
-    charge_learn_days: Final = 3  # the same for the gain per Wh
     min_hours: Final = 2.0  # hours of discharge a day needs to count
-    min_gain: Final = 0.02  # state of charge gained while charging a day needs to count
     noise: Final = 0.04  # the least day-to-day noise of a log rate assumed
-    charge_noise: Final = 0.05  # and of the gain per Wh (the charging power is modelled)
     allowance: Final = 1.0  # CUSUM slack, noise units a day
     alarm: Final = 5.0  # CUSUM that scores 1, noise units
     max_gap: Final = 3 * 3600.0  # readings further apart are not one discharge
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         s = state or {}
-        self.last: list[Any] | None = s.get("last")  # seconds, SoC, charging power W or None
+        self.last: list[float] | None = s.get("last")  # seconds, SoC
         self.day: int | None = s.get("day")
         self.whole = bool(s.get("whole", False))  # the current day was seen from its start
         self.drop = float(s.get("drop", 0.0))
@@ -221,11 +211,6 @@ class BatteryCheck:
         self.learnt: list[float] = [float(v) for v in s.get("learnt", [])]  # log rates
         self.cusum = float(s.get("cusum", 0.0))
         self.rate: float | None = s.get("rate")  # the last day's rate
-        self.gain = float(s.get("gain", 0.0))  # SoC gained while charging, today
-        self.energy = float(s.get("energy", 0.0))  # Wh charged meanwhile
-        self.learnt_gain: list[float] = [float(v) for v in s.get("learnt_gain", [])]
-        self.cusum_gain = float(s.get("cusum_gain", 0.0))
-        self.per_wh: float | None = s.get("per_wh")  # the last day's gain per Wh
 
     def update(self, seconds: float, value: float, site: Site) -> Finding:
         shift = (site.longitude or 0.0) / 360.0 * _DAY + _DAY / 2  # noon to noon, local sun
@@ -234,51 +219,35 @@ class BatteryCheck:
             self._close_day()
             self.whole = True
         self.day = day
-        power = site.expected(seconds) if site.expected is not None else None
         if self.last is not None:
-            t0, v0 = self.last[:2]
-            p0 = self.last[2] if len(self.last) > 2 else None
+            t0, v0 = self.last
             dt = (seconds - t0) / 3600.0
-            if 0.0 < dt * 3600.0 <= self.max_gap:
-                if value < v0 and min(value, v0) > self.low:
-                    self.drop += v0 - value
-                    self.hours += dt
-                charging = power is not None and p0 is not None and min(power, p0) > 0.0
-                if charging and max(value, v0) < self.full:
-                    self.gain += value - v0  # net of any load: small beside the charge
-                    self.energy += 0.5 * (p0 + power) * dt  # type: ignore[operator]
-        self.last = [seconds, value, power]
-        return max(self._finding(), self._charge_finding(), key=lambda f: f.score or 0.0)
+            if 0.0 < dt * 3600.0 <= self.max_gap and value < v0 and min(value, v0) > self.low:
+                self.drop += v0 - value
+                self.hours += dt
+        self.last = [seconds, value]
+        return self._finding()
 
     def _close_day(self) -> None:
         if self.whole and self.hours >= self.min_hours and self.drop > 0.0:
             self.rate = self.drop / self.hours
-            self.cusum = self._step(self.learnt, self.learn_days, self.rate, self.cusum)
-        if self.whole and self.gain >= self.min_gain and self.energy > 0.0:
-            self.per_wh = self.gain / self.energy
-            self.cusum_gain = self._step(
-                self.learnt_gain, self.charge_learn_days, self.per_wh, self.cusum_gain
-            )
-        self.drop, self.hours, self.gain, self.energy = 0.0, 0.0, 0.0, 0.0
+            if len(self.learnt) < self.learn_days:
+                self.learnt.append(math.log(self.rate))
+            else:
+                base, noise = self._baseline()
+                z = (math.log(self.rate) - base) / noise
+                self.cusum = max(0.0, self.cusum + z - self.allowance)
+        self.drop, self.hours = 0.0, 0.0
 
-    def _step(self, learnt: list[float], days: int, rate: float, cusum: float) -> float:
-        """Learn the day's log rate, or add it to the CUSUM."""
-        if len(learnt) < days:
-            learnt.append(math.log(rate))
-            return cusum
-        base, noise = self._baseline(learnt)
-        return max(0.0, cusum + (math.log(rate) - base) / noise - self.allowance)
-
-    def _baseline(self, learnt: list[float]) -> tuple[float, float]:
-        base = median(learnt)
-        mad = median(abs(v - base) for v in learnt)
-        least = self.charge_noise if learnt is self.learnt_gain else self.noise
-        return base, max(_MAD_SIGMA * mad, least)
+    def _baseline(self) -> tuple[float, float]:
+        base = median(self.learnt)
+        mad = median(abs(v - base) for v in self.learnt)
+        return base, max(_MAD_SIGMA * mad, self.noise)
 
     def _finding(self) -> Finding:
         if len(self.learnt) < self.learn_days or self.rate is None:
             return Finding(0.0, "battery_degradation", "")
-        base, _ = self._baseline(self.learnt)
+        base, _ = self._baseline()
         score = min(self.cusum / self.alarm, 1.0)
         ratio = self.rate / math.exp(base)
         return Finding(
@@ -286,18 +255,6 @@ class BatteryCheck:
             "battery_degradation",
             f"discharges {ratio:.2f} times as fast as in its first days "
             f"({self.rate:.4f}/h against {math.exp(base):.4f}/h; CUSUM {self.cusum:.1f})",
-        )
-
-    def _charge_finding(self) -> Finding:
-        if len(self.learnt_gain) < self.charge_learn_days or self.per_wh is None:
-            return Finding(0.0, "battery_degradation", "")
-        base, _ = self._baseline(self.learnt_gain)
-        ratio = self.per_wh / math.exp(base)
-        return Finding(
-            min(self.cusum_gain / self.alarm, 1.0),
-            "battery_degradation",
-            f"charges {ratio:.2f} times as fast per Wh as in its first days: capacity about "
-            f"{1 / ratio:.0%} of what it was (CUSUM {self.cusum_gain:.1f})",
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -310,11 +267,6 @@ class BatteryCheck:
             "learnt": list(self.learnt),
             "cusum": self.cusum,
             "rate": self.rate,
-            "gain": self.gain,
-            "energy": self.energy,
-            "learnt_gain": list(self.learnt_gain),
-            "cusum_gain": self.cusum_gain,
-            "per_wh": self.per_wh,
         }
 
 
