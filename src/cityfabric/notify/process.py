@@ -13,7 +13,8 @@ open, and the delivery process sends their notifications back.
 Frames, both ways: one byte of kind, four bytes of payload length, the payload.
 
   API → delivery   W  commit queued rows to claim (empty)
-                   P  commit queued rows claimed for the delivery process: pickle of them
+                   P  commit queued rows claimed for the delivery process: pickle of
+                      them as plain tuples (OutboxItem fields)
                    O  a stream opened: tenant NUL subscription id
                    C  the last stream of a subscription closed: same
                    A  the answer to a store call: call no. (8 bytes), ok (1 byte),
@@ -154,7 +155,7 @@ class DeliveryProcess:
 
     def _hand(self, items: list[OutboxItem]) -> None:
         if self._writer is not None and not self._writer.is_closing():
-            self._writer.write(frame(PUSHED, pickle.dumps(items)))
+            self._writer.write(frame(PUSHED, pickle.dumps([tuple(i) for i in items])))
         elif len(self._unsent) < UNSENT_MAX:  # for the next delivery process
             self._unsent.extend(items)
         # beyond that, the rows wait out their claim in the outbox
@@ -222,7 +223,10 @@ class DeliveryProcess:
         try:
             if method not in STORE_METHODS:
                 raise ValueError(f"not a delivery store call: {method}")
-            answer = (number, True, await getattr(self.store, method)(*args))
+            value = await getattr(self.store, method)(*args)
+            if method == "due_notifications":  # plain tuples pickle several times faster
+                value = [tuple(item) for item in value]
+            answer = (number, True, value)
         except Exception as err:  # the delivery process raises it where it called
             answer = (number, False, err)
         _, ok, value = answer
@@ -262,8 +266,8 @@ class RemoteStore:
         """Nothing to install: the API process matches, and wakes this one."""
 
     async def due_notifications(self, now_ms: int, limit: int, lease_ms: int) -> list[OutboxItem]:
-        items: list[OutboxItem] = await self._call("due_notifications", now_ms, limit, lease_ms)
-        return items
+        rows = await self._call("due_notifications", now_ms, limit, lease_ms)
+        return list(map(OutboxItem._make, rows))
 
     async def settle_notifications(self, settlement: Settlement) -> None:
         await self._call("settle_notifications", settlement)
@@ -402,7 +406,7 @@ def _handle(
     if kind == ANSWER:
         store.answer(payload)
     elif kind == PUSHED:
-        delivery.take(pickle.loads(payload))
+        delivery.take(list(map(OutboxItem._make, pickle.loads(payload))))
     elif kind == WAKE:
         delivery.take()
     elif kind in (OPENED, CLOSED):

@@ -149,8 +149,8 @@ def claim(conn: sqlite3.Connection, now: int, limit: int, lease_ms: int) -> list
 def settle(group: Group, done: Settlement) -> None:
     """Apply one settlement: deletes, reschedules, status counters."""
     conn = group.conn
-    gone = [(oid,) for oid in (*done.delivered, *done.dropped)]
-    conn.executemany("DELETE FROM outbox WHERE oid = ?", gone)
+    gone = orjson.dumps([*done.delivered, *done.dropped]).decode()
+    conn.execute("DELETE FROM outbox WHERE oid IN (SELECT value FROM json_each(?))", (gone,))
     conn.executemany(
         "UPDATE outbox SET attempts = attempts + 1, next_at = ? WHERE oid = ?",
         [(at, oid) for oid, at in done.retry],
