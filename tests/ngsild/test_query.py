@@ -390,7 +390,7 @@ _datetimes = st.one_of(
     st.times().map(lambda t: DateTimeLit(t.isoformat() + "Z", "time")),
 )
 _comparable: st.SearchStrategy[Literal] = st.one_of(
-    st.integers(),
+    st.integers(-(2**63), 2**63 - 1),  # past 64 bits q reads a number as a float, by design
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=10),
     _datetimes,
@@ -486,3 +486,11 @@ def test_mutated_q_raises_only_ngsild_errors(tree: QExpr) -> None:
     for cut in range(0, len(text), max(1, len(text) // 8)):
         with contextlib.suppress(NgsiLdError):
             parse_q(text[:cut] + text[cut + 1 :])
+
+
+def test_a_number_past_64_bits_is_read_as_a_float() -> None:
+    largest = parse_q("a==9223372036854775807")
+    past = parse_q("a==9223372036854775808")
+    assert isinstance(largest, Comparison) and largest.value == 2**63 - 1
+    assert isinstance(past, Comparison) and past.value == float(2**63)
+    assert isinstance(past.value, float)
