@@ -64,4 +64,11 @@ def test_a_dead_delivery_process_is_replaced_and_none_outlives_its_server(
         (second,) = delivery_processes(server.process.pid)
         assert second.pid != first[0].pid
         server.kill()
-        wait_for(lambda: not second.is_running() or second.status() == "zombie", 10, "exit")
+        wait_for(lambda: gone(second), 10, "the delivery process to exit")
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -106,7 +106,7 @@ def test_rows_for_a_busy_endpoint_wait_behind_it_and_go_together(
 ) -> None:
     store = client.app.state.store  # type: ignore[attr-defined]
     settles = Counting(store, "settle_notifications")
-    rec.delay = 0.5  # the first request holds the endpoint
+    rec.delay = 1.5  # the first request holds the endpoint while the others are written
     subscribe(client, rec.url)
     write(client, lamp("on"))
     time.sleep(0.1)
@@ -126,7 +126,7 @@ def test_an_endpoint_queue_is_bounded_and_the_rest_waits_in_the_outbox(
     delivery.config = replace(delivery.config, queue=2, poll=3600)  # only its own wake-ups
     store = client.app.state.store  # type: ignore[attr-defined]
     settles = Counting(store, "settle_notifications")
-    rec.delay = 0.5
+    rec.delay = 1.5  # the first request holds the endpoint while the others are written
     subscribe(client, rec.url)
     write(client, lamp("on"))
     time.sleep(0.1)  # "on" is in flight: one more row fits behind it
