@@ -42,7 +42,7 @@ import logging
 import random
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,8 +63,8 @@ from cityfabric.notify.mqtt_out import MqttError, MqttPublisher
 from cityfabric.notify.payload import context_source, decode, notification, render_data
 from cityfabric.notify.stream import Offers, Streams
 from cityfabric.store.base import (
-    ChangeHook,
     DeliveryStatus,
+    OutboxClaims,
     OutboxItem,
     OutboxStore,
     Push,
@@ -85,21 +85,8 @@ class NotifyStore(Store, OutboxStore, Protocol):
     """A store that keeps subscriptions and the outbox."""
 
 
-class DeliveryStore(Protocol):
+class DeliveryStore(OutboxClaims, Protocol):
     """What the delivery worker reads and writes: the outbox and the subscriptions."""
-
-    def set_change_hook(
-        self,
-        hook: ChangeHook | None,
-        on_queued: Callable[[], None] | None = None,
-        push: Push | None = None,
-    ) -> None: ...
-
-    async def due_notifications(
-        self, now_ms: int, limit: int, lease_ms: int
-    ) -> list[OutboxItem]: ...
-
-    async def settle_notifications(self, settlement: Settlement) -> None: ...
 
     async def get_subscription(
         self, tenant: str, subscription_id: str

@@ -145,7 +145,7 @@ class DeliveryProcess:
         if self._loop is not None and not self._wake_sent:
             self._wake_sent = True
             with contextlib.suppress(RuntimeError):  # the loop is closed
-                self._loop.call_soon_threadsafe(self._send, frame(WAKE))
+                self._loop.call_soon_threadsafe(self._send_wake)
 
     def hand(self, items: list[OutboxItem]) -> None:
         """Called from the writer thread with the rows a commit queued claimed."""
@@ -164,9 +164,11 @@ class DeliveryProcess:
         """`Streams.on_change`: tell the delivery process which subscriptions to offer."""
         self._send(frame(OPENED if opened else CLOSED, key[0].encode(), key[1].encode()))
 
+    def _send_wake(self) -> None:
+        self._wake_sent = False  # commits from now on need a frame of their own
+        self._send(frame(WAKE))
+
     def _send(self, data: bytes) -> None:
-        if data[:1] == WAKE:
-            self._wake_sent = False
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(data)
 
@@ -186,7 +188,7 @@ class DeliveryProcess:
             reader, self._writer = await asyncio.open_connection(sock=ours)
             for tenant, sub_id in self.streams.open_keys():  # streams opened before it
                 self._send(frame(OPENED, tenant.encode(), sub_id.encode()))
-            self._send(frame(WAKE))  # rows queued while no process ran
+            self._send_wake()  # rows queued while no process ran
             if self._unsent:
                 self._hand(self._unsent)
                 self._unsent = []

@@ -423,8 +423,8 @@ class Push:
             )
 
 
-class OutboxStore(Protocol):
-    """The engine side of at-least-once notification delivery."""
+class OutboxClaims(Protocol):
+    """What a delivery worker needs of the outbox: matches queued, claimed and settled."""
 
     def set_change_hook(
         self,
@@ -446,6 +446,10 @@ class OutboxStore(Protocol):
     async def settle_notifications(self, settlement: Settlement) -> None:
         """Delete, reschedule or drop claimed rows and update the status counters."""
         ...
+
+
+class OutboxStore(OutboxClaims, Protocol):
+    """The engine side of at-least-once notification delivery."""
 
     async def queue_notifications(
         self,
