@@ -288,6 +288,7 @@ def test_switching_city_changes_what_is_shown(page: Any) -> None:
     page.wait_for_function(
         "(t) => window.__cityfabric.ready && window.__cityfabric.tenant === t", arg=other
     )
+    page.wait_for_function(f"{LAMPS_SHOWN} > 0")  # the new city's first frame may come later
     lamps = _rendered(page, "asset-Streetlight")
     assert lamps and all(
         lamp["id"].startswith(f"urn:ngsi-ld:Streetlight:{other}-") for lamp in lamps
