@@ -110,7 +110,9 @@ def fill_gaps(values: Floats, season: int) -> Floats:
 
 
 def _model(name: str, seasons: tuple[int, ...]) -> Any:
-    from statsforecast.models import MSTL, AutoARIMA, AutoETS, SeasonalNaive
+    from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
+
+    from cityfabric.analytics.forecast_mstl import FastMSTL
 
     main = seasons[0] if seasons else 1
     if name == "naive":
@@ -129,7 +131,7 @@ def _model(name: str, seasons: tuple[int, ...]) -> Any:
     # the trend of the deseasonalised series by simple exponential smoothing: as accurate as
     # the ZZN search on the benchmark, 2-3x faster
     trend = AutoETS(model="ANN")
-    return MSTL(season_length=list(seasons), trend_forecaster=trend, stl_kwargs=_STL, alias="mstl")
+    return FastMSTL(list(seasons), trend_forecaster=trend, stl_kwargs=_STL, alias="mstl")
 
 
 # STL evaluates its loess smoothers at every `jump`-th point and interpolates between them;
