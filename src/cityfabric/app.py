@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from cityfabric import __version__
+from cityfabric import __version__, heap
 from cityfabric.analytics.anomaly_config import config_of
 from cityfabric.analytics.anomaly_worker import AnomalyWorker
 from cityfabric.analytics.forecast import ForecastService, refresh_periodically
@@ -59,8 +59,12 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The whole platform on its store: SQLite under `settings.data_dir`, or PostgreSQL."""
+def create_app(settings: Settings | None = None, *, settle_heap: bool = False) -> FastAPI:
+    """The whole platform on its store: SQLite under `settings.data_dir`, or PostgreSQL.
+
+    `settle_heap`: a server process, which tunes its garbage collector once started
+    (`heap.settle`); not for apps made and dropped by the dozen, as in tests.
+    """
     settings = settings or Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = make_store(settings)
@@ -77,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with running_ingest(settings, app.state.device_profiles) as bridge:
                 app.state.mqtt_bridge = bridge
+                if settle_heap:
+                    heap.settle()
                 yield
         finally:
             for task in (expiry, reforecast):
@@ -140,4 +146,4 @@ def _delivery(app: FastAPI, settings: Settings) -> Delivery | DeliveryProcess:
 
 def app_from_env() -> FastAPI:
     """The app for `uvicorn --factory` worker processes, configured by CITYFABRIC_* variables."""
-    return create_app(from_env())
+    return create_app(from_env(), settle_heap=True)

@@ -166,7 +166,7 @@ def _serve(settings: Settings) -> None:
         )
         return
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, settle_heap=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
