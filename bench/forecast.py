@@ -90,8 +90,10 @@ def demo_series(
     column = BY_KIND[kind].attributes.index(attribute)
     out: list[Series] = []
     for seed in seeds:
-        sim = Simulator("tianjin-eco", generate("tianjin-eco", scale, seed), seed)
+        assets = generate("tianjin-eco", scale, seed)
+        sim = Simulator("tianjin-eco", assets, seed)
         ids = sim.ids(kind)
+        sites = {a["id"]: _site(a) for a in assets}
         grid = np.full((days * 24 * per_hour, len(ids)), np.nan)
         end = DEMO_START + timedelta(days=days)
         for k, (_, readings) in enumerate(sim.run_readings(DEMO_START + step, end + step, step)):
@@ -100,8 +102,20 @@ def demo_series(
                     grid[k, r.assets] = r.columns[column]
         hourly = np.nanmean(grid.reshape(days * 24, per_hour, len(ids)), axis=1)
         start = int(DEMO_START.timestamp() * 1000)
-        out += [Series(f"{seed}:{eid}", start, hourly[:, i]) for i, eid in enumerate(ids)]
+        out += [
+            Series(f"{seed}:{eid}", start, hourly[:, i], sites.get(eid))
+            for i, eid in enumerate(ids)
+        ]
     return out
+
+
+def _site(entity: dict[str, Any]) -> tuple[float, float] | None:
+    """(latitude, longitude) of an entity's Point location, as the forecast service reads it."""
+    where = entity.get("location", {}).get("value", {})
+    if where.get("type") != "Point":
+        return None
+    lon, lat = where["coordinates"][:2]
+    return float(lat), float(lon)
 
 
 def _scale(train: np.ndarray[Any, Any]) -> float:
@@ -125,7 +139,11 @@ def holdouts(series: Sequence[Series]) -> list[tuple[Series, np.ndarray[Any, Any
                 continue
             start = s.start_ms + first * HOUR_MS
             out.append(
-                (Series(f"{s.key}@{origin}", start, train), s.values[origin : origin + H], scale)
+                (
+                    Series(f"{s.key}@{origin}", start, train, s.site),
+                    s.values[origin : origin + H],
+                    scale,
+                )
             )
     return out
 

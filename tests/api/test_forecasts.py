@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cityfabric.analytics.forecast_sun import Sky
 from cityfabric.app import create_app
 from cityfabric.config import Settings
 from tests.api.test_entities import problem
@@ -87,6 +88,30 @@ def test_forecast_follows_the_daily_cycle(client: TestClient) -> None:
     errors = [abs(a - b) for a, b in zip(f["mean"], expected, strict=True)]
     assert sum(errors) / 24 < 3  # the noise is 2
     assert "lo95" not in f and all(lo <= hi for lo, hi in zip(f["lo80"], f["hi80"], strict=True))
+
+
+def test_solar_output_at_a_located_entity_is_forecast_with_the_sun(client: TestClient) -> None:
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    sky = Sky(39.12, 117.71, int(start.timestamp() * 1000), 3_600_000)
+    clear = sky.clear(10 * 24)
+    rng = random.Random(4)
+    power = []
+    for k, c in enumerate(clear.tolist()):
+        at = (start + timedelta(hours=k)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        value = round(c * 0.1 * rng.uniform(0.3, 1.0), 2) if c > 0 else 0.0
+        power.append({"type": "Property", "value": value, "observedAt": at})
+    for panel, where in (("urn:ngsi-ld:Panel:1", [117.71, 39.12]), ("urn:ngsi-ld:Panel:2", None)):
+        now: dict[str, Any] = {"id": panel, "type": "Panel", "power": power[-1]}
+        if where is not None:  # the entity's state, where the forecast looks for a site
+            point = {"type": "Point", "coordinates": where}
+            now["location"] = {"type": "GeoProperty", "value": point}
+        assert client.post("/ngsi-ld/v1/entities", json=now).status_code == 201
+        r = client.post(T, json={"id": panel, "type": "Panel", "power": power})
+        assert r.status_code in (201, 204), r.text
+    got = post(client, {"type": "Panel", "attribute": "power", "horizon": 24, "levels": [80]})
+    models = {f["entity"]: f["model"] for f in got["forecasts"]}
+    assert models["urn:ngsi-ld:Panel:1"] == "sun"  # the entity's location gives the clear sky
+    assert models["urn:ngsi-ld:Panel:2"] != "sun"
 
 
 def test_type_wide_forecast_makes_one_per_entity(client: TestClient) -> None:

@@ -13,14 +13,16 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from cityfabric.analytics.anomaly_writes import site_of
 from cityfabric.analytics.forecast_entity import TYPE, forecast_entity, stored_target
 from cityfabric.analytics.forecast_history import Loaded, load_series
 from cityfabric.analytics.forecast_models import (
     Forecast,
     Prepared,
+    Series,
     TooLittleHistory,
     fit_prepared,
     prepare,
@@ -137,6 +139,8 @@ class ForecastService:
     async def _fit_and_store(
         self, tenant: str, loaded: Loaded, attr: str, spec: ForecastSpec
     ) -> ForecastRun:
+        if spec.model == "auto":
+            loaded.series = await self._with_sites(tenant, loaded.series)
         async with self._one_at_a_time:
             fitted, skipped = await asyncio.to_thread(_fit, loaded, spec, self.n_jobs)
         run = ForecastRun(skipped={**loaded.skipped, **skipped})
@@ -152,6 +156,20 @@ class ForecastService:
         )
         run.docs = found.docs
         return run
+
+    async def _with_sites(self, tenant: str, series: list[Series]) -> list[Series]:
+        """The series with their entity's Point location (solar output is forecast with the
+        clear sky at the site)."""
+        ids = [s.key for s in series]
+        sites: dict[str, tuple[float, float]] = {}
+        for start in range(0, len(ids), PAGE):
+            chunk = tuple(ids[start : start + PAGE])
+            page = await self.entities.query(tenant, EntityQuery(ids=chunk, limit=len(chunk)))
+            for doc in page.docs:
+                site = site_of(doc)
+                if site.latitude is not None and site.longitude is not None:
+                    sites[doc["id"]] = (site.latitude, site.longitude)
+        return [replace(s, site=sites.get(s.key)) for s in series]
 
     async def stored(
         self, tenant: str, entity_id: str | None = None, attr: str | None = None

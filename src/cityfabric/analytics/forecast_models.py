@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from cityfabric.analytics.forecast_sun import Sky, is_solar, sun_forecast
 from cityfabric.ngsild.temporal import DAY_MS
 
 MODELS: Final = ("auto", "mstl", "ets", "arima", "naive")
@@ -42,6 +43,7 @@ class Series:
     key: str
     start_ms: int
     values: Floats
+    site: tuple[float, float] | None = None  # (latitude, longitude) where it was measured
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class Prepared:
     # `auto` between the chosen model and these: the one with the smaller error over the
     # calibration windows (the last days of the history, refitted without them) is used
     alternatives: tuple[str, ...] = ()
+    sky: Sky | None = None  # the clear sky at the site, for the `sun` model
 
 
 def prepare(series: Series, step_ms: int, requested: str) -> Prepared:
@@ -168,10 +171,22 @@ def prepare(series: Series, step_ms: int, requested: str) -> Prepared:
     model, used = choose_model(requested, len(y), step_ms, weekly=weekly)
     floor = 0.0 if float(np.min(y)) >= 0 else None
     # without a weekly cycle, ETS(A,N,A) and MSTL with the daily season both fit a day's
-    # shape; which one follows a series better (solar output: MSTL; traffic: ETS) is
-    # decided on the series' own last days
+    # shape; which one follows a series better (traffic: ETS) is decided on the series' own
+    # last days
     alternatives = ("mstl",) if requested == "auto" and model == "ets" and used else ()
-    return Prepared(series, y, series.start_ms + first * step_ms, model, used, floor, alternatives)
+    start_ms = series.start_ms + first * step_ms
+    sky = _solar_sky(series, y, start_ms, step_ms) if requested == "auto" and used else None
+    if sky is not None:  # solar output at a known site: the model that knows the sun
+        model, used, alternatives = "sun", used[:1], ()
+    return Prepared(series, y, start_ms, model, used, floor, alternatives, sky)
+
+
+def _solar_sky(series: Series, y: Floats, start_ms: int, step_ms: int) -> Sky | None:
+    """The clear sky over the series, when it has a site and looks like solar output."""
+    if series.site is None:
+        return None
+    sky = Sky(*series.site, start_ms, step_ms)
+    return sky if is_solar(y, sky.clear(len(y))) else None
 
 
 def has_weekly_cycle(y: Floats, seasons: tuple[int, ...]) -> bool:
@@ -267,7 +282,8 @@ def _fit_group(
     n_jobs: int,
     factors: dict[int, Floats],
 ) -> list[Forecast]:
-    mean, bands = _raw_fit([p.y for p in members], name, seasons, horizon, levels, n_jobs)
+    ys, skies = [p.y for p in members], [p.sky for p in members]
+    mean, bands = _raw_fit(ys, name, seasons, horizon, levels, n_jobs, skies)
     out = []
     for i, p in enumerate(members):
         last = p.start_ms + (len(p.y) - 1) * step_ms
@@ -304,8 +320,11 @@ def _raw_fit(
     horizon: int,
     levels: Sequence[int],
     n_jobs: int,
+    skies: Sequence[Sky | None] = (),
 ) -> tuple[Floats, dict[int, tuple[Floats, Floats]]]:
     """The model's own mean and bands, one row per series (no flooring, no calibration)."""
+    if name == "sun":
+        return _sun_fit(ys, seasons, horizon, levels, n_jobs, skies)
     import pandas as pd
     import tqdm  # type: ignore[import-untyped]
     from statsforecast import StatsForecast
@@ -336,6 +355,29 @@ def _raw_fit(
     return column(""), bands
 
 
+def _sun_fit(
+    ys: Sequence[Floats],
+    seasons: tuple[int, ...],
+    horizon: int,
+    levels: Sequence[int],
+    n_jobs: int,
+    skies: Sequence[Sky | None],
+) -> tuple[Floats, dict[int, tuple[Floats, Floats]]]:
+    """`sun`: the mean of MSTL with the daily season (which follows the recent days) and the
+    clear-sky forecast (which knows the sun), mean and bands alike."""
+    day = seasons[0]
+    mean, bands = _raw_fit(ys, "mstl", (day,), horizon, levels, n_jobs)
+    for i, (y, sky) in enumerate(zip(ys, skies, strict=True)):
+        if sky is None:
+            raise TooLittleHistory("the sun model needs the series' site")
+        sun_mean, sun_bands = sun_forecast(y, sky.clear(len(y) + horizon), day, horizon, levels)
+        mean[i] = (mean[i] + sun_mean) / 2
+        for lv, (lo, hi) in sun_bands.items():
+            bands[lv][0][i] = (bands[lv][0][i] + lo) / 2
+            bands[lv][1][i] = (bands[lv][1][i] + hi) / 2
+    return mean, bands
+
+
 def _calibration(
     members: list[Prepared],
     name: str,
@@ -362,7 +404,8 @@ def _calibration(
     for w in range(1, CALIBRATION_WINDOWS + 1):
         cut = w * span
         ys = [members[i].y[:-cut] for i in usable]
-        mean, bands = _raw_fit(ys, name, seasons, span, levels, n_jobs)
+        skies = [members[i].sky for i in usable]
+        mean, bands = _raw_fit(ys, name, seasons, span, levels, n_jobs, skies)
         for row, i in enumerate(usable):
             actual = members[i].y[len(members[i].y) - cut : len(members[i].y) - cut + span]
             off = _always_zero(members[i].y[:-cut], span if seasons else 0, span)

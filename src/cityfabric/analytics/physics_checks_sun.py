@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 _DAY = 86400.0
 _J2000 = 946728000.0  # 2000-01-01T12:00:00Z in Unix seconds
@@ -55,3 +58,26 @@ def clear_sky_ghi(sun: SunAt) -> float:
     if cos_z <= 0.0:
         return 0.0
     return 1098.0 * cos_z * math.exp(-0.057 / cos_z)
+
+
+def clear_sky_ghi_at(seconds: Any, latitude: float, longitude: float) -> Any:
+    """`clear_sky_ghi(sun_at(...))` over an array of Unix times, in numpy (the same formulas)."""
+    d = (np.asarray(seconds, dtype=float) - _J2000) / _DAY
+    g = np.radians((357.529 + 0.98560028 * d) % 360.0)
+    q = (280.459 + 0.98564736 * d) % 360.0
+    ecliptic = np.radians(q + 1.915 * np.sin(g) + 0.020 * np.sin(2 * g))
+    tilt = np.radians(23.439 - 0.00000036 * d)
+    declination = np.arcsin(np.sin(tilt) * np.sin(ecliptic))
+    right_ascension = np.degrees(np.arctan2(np.cos(tilt) * np.sin(ecliptic), np.cos(ecliptic)))
+    sidereal = (280.46061837 + 360.98564736629 * d + longitude) % 360.0
+    hour_angle = np.radians((sidereal - right_ascension) % 360.0)
+    lat = math.radians(latitude)
+    cos_z = np.clip(
+        math.sin(lat) * np.sin(declination)
+        + math.cos(lat) * np.cos(declination) * np.cos(hour_angle),
+        -1.0,
+        1.0,
+    )
+    lit = cos_z > 0.0
+    safe = np.where(lit, cos_z, 1.0)
+    return np.where(lit, 1098.0 * safe * np.exp(-0.057 / safe), 0.0)
