@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 
 from cityfabric.app import create_app
 from cityfabric.config import Settings
+from cityfabric.notify import delivery as delivery_module
 from cityfabric.notify.delivery import coalesce
+from cityfabric.notify.matcher import Recorder
 from cityfabric.store.base import DeliveryStatus, Settlement
 from tests.api.test_entities import B
 from tests.api.test_notifications import SL, lamp, set_state, settled, status, subscribe, write
@@ -95,7 +97,8 @@ def test_settlements_are_batched_and_rows_removed_after_delivery(
     for (done,) in settles.calls:
         total.delivered.extend(done.delivered)
         total.statuses.extend(done.statuses)
-    assert len(total.delivered) == 30
+    # the write's one recorded row, deleted once its 30 notifications were delivered
+    assert len(total.delivered) == 1
     assert sorted(s.subscription_id for s in total.statuses) == sorted(subs)
     for sub in subs:
         assert status(client, sub)["notification"]["timesSent"] == 1
@@ -116,7 +119,7 @@ def test_rows_for_a_busy_endpoint_wait_behind_it_and_go_together(
     got = rec.wait(lambda got: sum(len(r.body["data"]) for r in got) == 6)
     assert [[e["powerState"]["value"] for e in r.body["data"]] for r in got] == [["on"], states]
     settled(client)
-    assert not any(done.defer for (done,) in settles.calls)  # none went back to the outbox
+    assert not any(done.defer or done.queue for (done,) in settles.calls)  # none put back
 
 
 def test_an_endpoint_queue_is_bounded_and_the_rest_waits_in_the_outbox(
@@ -137,7 +140,7 @@ def test_an_endpoint_queue_is_bounded_and_the_rest_waits_in_the_outbox(
     values = [e["powerState"]["value"] for r in got for e in r.body["data"]]
     assert values == ["on", *states]  # in order, none lost
     settled(client)
-    assert any(done.defer for (done,) in settles.calls)  # some went back to the outbox
+    assert any(done.queue for (done,) in settles.calls)  # some went back to the outbox
 
 
 def test_a_failing_endpoint_is_not_tried_again_for_the_rows_behind_it(
@@ -151,7 +154,7 @@ def test_a_failing_endpoint_is_not_tried_again_for_the_rows_behind_it(
     subs = [subscribe(client, rec.url) for _ in range(3)]  # one endpoint, three subscriptions
     write(client, lamp("on"))
     deadline = time.monotonic() + 5
-    while not any(done.defer for (done,) in settles.calls):
+    while not any(done.queue for (done,) in settles.calls):  # put back in the outbox
         assert time.monotonic() < deadline
         time.sleep(0.02)
     time.sleep(0.3)
@@ -213,3 +216,51 @@ def test_statuses_of_one_subscription_are_written_as_one() -> None:
         b,
         other_tenant,
     ]
+
+
+def test_a_failed_notification_becomes_a_row_of_its_own_and_the_record_goes(
+    client: TestClient, rec: Receiver
+) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    delivery = client.app.state.delivery  # type: ignore[attr-defined]
+    delivery.config = replace(delivery.config, retry_base=60)  # no retry while we look
+    rec.status = 500
+    failing = subscribe(client, rec.url)
+    with receiver() as ok:
+        fine = subscribe(client, ok.url)
+        write(client, lamp("on"))
+        ok.wait(lambda got: len(got) == 1)
+    deadline = time.monotonic() + 5
+    while status(client, failing)["notification"].get("timesFailed", 0) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    settled_at = time.monotonic() + 5
+    while client.portal.call(store.pending_notifications) != 1:  # type: ignore[union-attr]
+        assert time.monotonic() < settled_at
+        time.sleep(0.02)
+    [row] = client.portal.call(store.due_notifications, 2**60, 10, 1000)  # type: ignore[union-attr]
+    assert (row.subscription_id, row.attempts) == (failing, 1)  # the recorded row is gone
+    assert status(client, fine)["notification"]["timesSent"] == 1
+
+
+def test_a_backlog_of_recorded_changes_is_matched_a_bounded_part_at_a_time(
+    client: TestClient, rec: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(delivery_module, "EXPAND_MAX", 1)
+    store = client.app.state.store  # type: ignore[attr-defined]
+    delivery = client.app.state.delivery  # type: ignore[attr-defined]
+    settles = Counting(store, "settle_notifications")
+    subscribe(client, rec.url)
+    store.set_change_hook(Recorder())  # recorded, not handed over: a backlog to claim
+    write(client, lamp("on"))
+    for state in ("dim", "off"):
+        set_state(client, state)
+    assert client.portal.call(store.pending_notifications) == 3  # type: ignore[union-attr]
+    delivery.wake()  # claims the three at once
+    got = rec.wait(lambda got: sum(len(r.body["data"]) for r in got) == 3)
+    assert sorted(e["powerState"]["value"] for r in got for e in r.body["data"]) == [
+        "dim",
+        "off",
+        "on",
+    ]
+    assert any(done.defer for (done,) in settles.calls)  # two waited for the next pass

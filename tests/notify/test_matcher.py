@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from cityfabric.ngsild.model import EntityDoc
-from cityfabric.notify.matcher import Matcher
+from cityfabric.notify.index import Index
+from cityfabric.notify.matcher import CHANGES, Recorder, expand, load_subscriptions
 from cityfabric.notify.payload import Match, decode
 from cityfabric.notify.service import SubscriptionService
 from cityfabric.store.base import Change, ChangeProbe, OutboxRow, Settlement
@@ -45,7 +46,7 @@ async def env(
     store = make_store(engine, tmp_path, request)  # each engine (--store)
     await store.open()
     clock = Clock()
-    store.set_change_hook(Matcher(clock))
+    store.set_change_hook(Recorder(clock))
     yield store, SubscriptionService(store, clock=clock), clock
     await store.close()
 
@@ -66,10 +67,22 @@ async def put(store: SqliteStore, d: EntityDoc | None, entity_id: str = "") -> N
 
 
 async def queued(store: SqliteStore) -> list[tuple[str, Match]]:
+    """The matches queued since the last call: recorded changes matched as the delivery
+    worker matches them, against the subscriptions as they are now."""
     items = await store.due_notifications(2**60, 1000, 1000)
     if items:
         await store.settle_notifications(Settlement(delivered=[i.oid for i in items]))
-    return [(i.subscription_id, decode(i.payload)) for i in items]
+    out = []
+    for item in items:
+        if item.subscription_id != CHANGES:
+            out.append((item.subscription_id, decode(item.payload)))
+            continue
+        rows, _ = await store.list_subscriptions(item.tenant, 1000, 0, False)
+        index = Index()
+        for sub in load_subscriptions([("", doc) for doc, _ in rows]):
+            index.add(sub)
+        out += [(sub.id, match) for sub, match in expand(index, item.payload)]
+    return out
 
 
 async def subscribe(svc: SubscriptionService, **members: Any) -> str:
@@ -228,3 +241,37 @@ async def test_dataset_id_selects_the_instances_that_count(env: Any) -> None:
     assert [sid for sid, _ in await queued(store)] == [default]
     await put(store, entity("bad", "poor"))
     assert [sid for sid, _ in await queued(store)] == [only_a]
+
+
+async def test_one_row_per_write_and_none_for_types_nobody_selects(env: Any) -> None:
+    store, svc, _ = env
+    await subscribe(svc)
+    b2 = "urn:ngsi-ld:Building:2"
+    docs = [doc(B1, [BUILDING], **{AQL: 1}), doc(b2, [BUILDING], **{AQL: 2})]
+    results = await store.apply("", [(d["id"], lambda _old, d=d: d) for d in docs])
+    assert all(r.ok for r in results)
+    items = await store.due_notifications(2**60, 1000, 1000)
+    assert [i.subscription_id for i in items] == [CHANGES]  # both changes in one row
+    await store.settle_notifications(Settlement(delivered=[i.oid for i in items]))
+    await put(store, doc("urn:ngsi-ld:Tower:1", [TOWER], **{AQL: 1}))  # no one selects towers
+    assert await store.pending_notifications() == 0
+
+
+async def test_filters_are_judged_on_each_write_though_matching_comes_later(env: Any) -> None:
+    store, svc, _ = env
+    bad = await subscribe(svc, q='airQualityLevel=="bad"')
+    every = await subscribe(svc)
+    await put(store, doc(B1, [BUILDING], **{AQL: "bad"}))
+    await put(store, doc(B1, [BUILDING], **{AQL: "good"}))  # before anything is matched
+    got = [(sid, m.entity["attrs"][AQL][0]["value"]) for sid, m in await queued(store)]
+    assert sorted(got) == sorted([(bad, "bad"), (every, "bad"), (every, "good")])
+
+
+async def test_a_filtered_subscription_made_after_a_change_is_not_notified_of_it(
+    env: Any,
+) -> None:
+    store, svc, _ = env
+    every = await subscribe(svc)
+    await put(store, doc(B1, [BUILDING], **{AQL: "bad"}))
+    await subscribe(svc, q='airQualityLevel=="bad"')  # nothing evaluated it at the write
+    assert [sid for sid, _ in await queued(store)] == [every]

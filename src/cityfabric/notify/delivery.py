@@ -1,10 +1,12 @@
 """The delivery worker: outbox rows to HTTP(S) and MQTT notifications, at least once.
 
-The store queues matches in the transaction of the change (see `matcher.py` and
-`store.base.ChangeHook`) and wakes this worker after the commit; it also polls every
-`poll` seconds (rows due for a retry, rows queued by another process). Each pass claims
-due rows with a lease, groups them per subscription and sends each group from its own
-task, up to `batch` entities per notification. One request per endpoint URL is in
+The store records changes in the outbox in their transaction (`matcher.Recorder`,
+`store.base.ChangeHook`) and hands the rows to this worker after the commit; it also
+polls every `poll` seconds (rows due for a retry, rows queued by another process).
+Each pass claims due rows with a lease, matches recorded changes into one row per
+notification (`matcher.expand`; those rows live in memory until they settle), groups
+the rows per subscription and sends each group from its own task, up to `batch`
+entities per notification. One request per endpoint URL is in
 flight at a time: rows for a busy endpoint wait in memory behind it (up to `queue` rows
 per endpoint, in flight or waiting, sent together when it is free), and beyond that
 bound, or when throttling holds them, go back to the outbox for a while without
@@ -26,7 +28,10 @@ leaves the rows to reappear when their lease ends: duplicates are possible, loss
 Settlements are not written one per request: finished deliveries add theirs to a
 pending `Settlement` that one flusher writes in a single writer job, while the next
 ones accumulate behind it (so the batch grows with the load). A row is deleted only by
-a flush after its delivery succeeded; a crash before the flush re-delivers it.
+a flush after its delivery succeeded; a crash before the flush re-delivers it. A
+recorded row is deleted by the flush that settles the last notification matched from
+it; those of its notifications that must be tried again, or wait, are queued as rows
+of their own by the same or an earlier flush.
 Parsed subscriptions are cached for as long as `subscriptions_version` stays put (one
 read per pass instead of a read and a parse per group).
 
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import ssl
@@ -57,10 +63,11 @@ from cityfabric.ngsild.model import CORE_CONTEXT_URL
 from cityfabric.notify import codec
 from cityfabric.notify.clock import Clock, iso, system_clock
 from cityfabric.notify.http_client import HttpClient, HttpError
-from cityfabric.notify.matcher import Matcher
+from cityfabric.notify.index import Index
+from cityfabric.notify.matcher import CHANGES, Recorder, expand, load_subscriptions
 from cityfabric.notify.model import DEFAULT_MQTT_VERSION, Subscription
 from cityfabric.notify.mqtt_out import MqttError, MqttPublisher
-from cityfabric.notify.payload import context_source, decode, notification, render_data
+from cityfabric.notify.payload import Match, context_source, decode, notification, render_data
 from cityfabric.notify.stream import Offers, Streams
 from cityfabric.store.base import (
     DeliveryStatus,
@@ -76,6 +83,8 @@ from cityfabric.store.base import (
 log = logging.getLogger(__name__)
 
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+PAGE = 1000  # subscriptions read at a time to build an index
+EXPAND_MAX = 20_000  # notifications matched from recorded rows per pass, about
 DEFER_MS = 200  # how long rows wait in the outbox when their endpoint's queue is full
 
 _Group = tuple[str, Subscription, list[OutboxItem]]  # tenant, subscription, its rows
@@ -93,6 +102,10 @@ class DeliveryStore(OutboxClaims, Protocol):
     ) -> tuple[bytes, SubscriptionCounters] | None: ...
 
     async def subscriptions_version(self) -> int: ...
+
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, count: bool
+    ) -> tuple[list[tuple[bytes, SubscriptionCounters]], int | None]: ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +168,14 @@ class Delivery:
         self._last_sent: dict[tuple[str, str], float] = {}  # for throttling (clock s)
         self._client: HttpClient | None = None
         self._subs: dict[tuple[str, str], Subscription | None] = {}  # parsed, or deleted
+        self._indexes: dict[str, Index] = {}  # per tenant, to expand recorded changes
         self._subs_version = -1  # the subscriptions_version `_subs` was read at
+        # the rows `expand` made (negative oids, no row of their own until settled):
+        # their recorded row, their match, and how many of a recorded row's are unsettled
+        self._made = itertools.count(-1, -1)
+        self._made_from: dict[int, tuple[int, OutboxItem]] = {}
+        self._matches: dict[int, Match] = {}
+        self._unsettled: dict[int, int] = {}
         self._pending = Settlement()  # finished deliveries not written yet
         self._pushed: deque[list[OutboxItem]] = deque()  # rows handed over, not yet grouped
         self._claim_due = True  # rows may wait in the outbox: claim on the next pass
@@ -176,7 +196,7 @@ class Delivery:
         self._client = HttpClient(fallback, max_idle=max(self.config.claim, 64))
         if match:
             push = Push(lambda: int(self.clock() * 1000) + self.config.lease_ms, self.wake)
-            self.store.set_change_hook(Matcher(lambda: iso(self.clock())), self.wake, push)
+            self.store.set_change_hook(Recorder(lambda: iso(self.clock())), self.wake, push)
         else:
             self.store.set_change_hook(None, self.wake)
         self._runner = asyncio.create_task(self._run(), name="cityfabric-notify")
@@ -243,11 +263,12 @@ class Delivery:
 
     async def _dispatch(self, items: list[OutboxItem], now: int) -> None:
         """Group claimed rows by subscription and start sending them."""
+        if not items:
+            return
+        await self._refresh_subscriptions()
         groups: dict[tuple[str, str], list[OutboxItem]] = {}
-        for item in items:
+        for item in await self._expand(items):
             groups.setdefault((item.tenant, item.subscription_id), []).append(item)
-        if groups:
-            await self._refresh_subscriptions()
         held = Settlement()
         for key, rows in groups.items():
             sub = await self._subscription(key)
@@ -297,7 +318,93 @@ class Delivery:
         version = await self.store.subscriptions_version()  # before any doc read below
         if version != self._subs_version:
             self._subs.clear()
+            self._indexes.clear()
             self._subs_version = version
+
+    async def _expand(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """The rows to send: recorded changes (`matcher.Recorder`) matched into rows of
+        their own, which settle the recorded row once all of them are settled."""
+        out: list[OutboxItem] = []
+        made = 0
+        for item in items:
+            if item.subscription_id != CHANGES:
+                out.append(item)
+                continue
+            if made >= EXPAND_MAX:  # a backlog (after a crash): the rest in a while
+                self._pending.defer.append((item.oid, int(self.clock() * 1000) + DEFER_MS))
+                self._kick_flusher()
+                self._wake_in(DEFER_MS)
+                continue
+            try:
+                found = expand(await self._index(item.tenant), item.payload)
+            except Exception:  # an unreadable row is dropped rather than retried forever
+                log.exception("recorded changes %d cannot be matched", item.oid)
+                found = []
+            if not found:
+                self._pending.delivered.append(item.oid)
+                self._kick_flusher()
+                continue
+            self._unsettled[item.oid] = len(found)
+            made += len(found)
+            for sub, match in found:
+                row = OutboxItem(next(self._made), item.tenant, sub.id, b"", 0, item.created_at)
+                self._made_from[row.oid] = (item.oid, row)
+                self._matches[row.oid] = match
+                out.append(row)
+        return out
+
+    async def _index(self, tenant: str) -> Index:
+        """The tenant's matchable subscriptions as of `_subs_version` (or later)."""
+        index = self._indexes.get(tenant)
+        if index is None:
+            docs: list[tuple[str, bytes]] = []
+            while True:
+                rows, _ = await self.store.list_subscriptions(tenant, PAGE, len(docs), False)
+                docs += [("", doc) for doc, _ in rows]
+                if len(rows) < PAGE:
+                    break
+            index = self._indexes[tenant] = Index()
+            for sub in load_subscriptions(docs):
+                index.add(sub)
+                self._subs[(tenant, sub.id)] = sub
+        return index
+
+    def _settled(self, done: Settlement) -> Settlement:
+        """`done` for the store: rows made by `_expand` that must be retried or wait
+        become rows of their own; a recorded row is deleted once all it made are settled."""
+        if not self._made_from:
+            return done
+        out = Settlement(statuses=done.statuses, queue=done.queue)
+        for oid in done.delivered:
+            if oid < 0:
+                self._made_settled(oid, out)
+            else:
+                out.delivered.append(oid)
+        for oid in done.dropped:
+            if oid < 0:
+                self._made_settled(oid, out)
+            else:
+                out.dropped.append(oid)
+        for attempts, pairs, kept in ((1, done.retry, out.retry), (0, done.defer, out.defer)):
+            for oid, at in pairs:
+                if oid >= 0:
+                    kept.append((oid, at))
+                    continue
+                match = self._matches[oid]
+                item = self._made_settled(oid, out)
+                row = (item.tenant, item.subscription_id, match.encode(), attempts, at)
+                out.queue.append((*row, item.created_at))
+        return out
+
+    def _made_settled(self, oid: int, out: Settlement) -> OutboxItem:
+        """Forget a row `_expand` made; its recorded row goes to `out` once all are."""
+        parent, item = self._made_from.pop(oid)
+        self._matches.pop(oid, None)
+        self._unsettled[parent] -= 1
+        if not self._unsettled[parent]:
+            del self._unsettled[parent]
+            out.delivered.append(parent)
+        return item
 
     async def _subscription(self, key: tuple[str, str]) -> Subscription | None:
         """The subscription as of `_subs_version` (or later), None when it is deleted."""
@@ -326,6 +433,7 @@ class Delivery:
         if not (done.delivered or done.retry or done.defer or done.dropped or done.statuses):
             return False
         self._pending = Settlement()
+        done = self._settled(done)
         done.statuses = coalesce(done.statuses)
         await self.store.settle_notifications(done)
         return True
@@ -430,7 +538,7 @@ class Delivery:
             ctx = await self.contexts.resolve(context_source(sub))
         except NgsiLdError as err:
             return f"the subscription's @context cannot be resolved: {err.detail}"
-        data = [render_data(sub, decode(row.payload), ctx, ld) for row in chunk]
+        data = [render_data(sub, self._match(row), ctx, ld) for row in chunk]
         headers = self._headers(tenant, sub, ctx, ld)
         timeout = endpoint.timeout / 1000 if endpoint.timeout else self.config.timeout
         body = orjson.dumps(notification(sub, data, iso(self.clock())))
@@ -445,6 +553,10 @@ class Delivery:
         if 200 <= status < 300:
             return None
         return f"{endpoint.uri} answered HTTP {status}"
+
+    def _match(self, row: OutboxItem) -> Match:
+        made = self._matches.get(row.oid)
+        return decode(row.payload) if made is None else made
 
     def _offer(
         self,
@@ -546,6 +658,7 @@ def coalesce(statuses: list[DeliveryStatus]) -> list[DeliveryStatus]:
 
 
 def _merge(into: Settlement, more: Settlement) -> None:
+    into.queue.extend(more.queue)
     into.delivered.extend(more.delivered)
     into.retry.extend(more.retry)
     into.defer.extend(more.defer)

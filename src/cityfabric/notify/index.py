@@ -171,6 +171,12 @@ class Index:
             compiled = self._patterns[pattern] = compile_pattern(pattern)
         return compiled
 
+    def may_select(self, types: Sequence[str]) -> bool:
+        """Whether a subscription may select an entity of these types (by type alone)."""
+        if self.any_type.any_attr or self.any_type.by_attr:
+            return True
+        return any(t in self.by_type for t in types)
+
     def candidates(
         self, entity_id: str, types: Sequence[str], changed: Iterable[str]
     ) -> list[Subscription]:

@@ -1,8 +1,15 @@
-"""The change hook: which subscriptions a group of entity changes notifies.
+"""Matching changes to subscriptions, in two halves around the outbox.
 
-Runs on the store's writer thread, inside the transaction of the changes (see
-`store.base.ChangeHook`), so its matches are queued atomically with them. Parsed
-subscriptions are cached per tenant and reloaded when `subscriptions_version` moves.
+On the store's writer, inside the transaction of each group of changes (see
+`store.base.ChangeHook`), the `Recorder` writes one outbox row per tenant holding the
+changes that some subscription may select (by entity type): the docs before and after,
+and the ids of the subscriptions with q, geoQ or scopeQ whose filters the entity as
+written passes (those are evaluated there, by the store, with the query compiler). The
+row commits, or rolls back, with the changes: nothing is lost. Everything else, which
+is most of matching's cost, happens in the delivery worker (`delivery.py`), off the
+writer: `expand` turns a recorded row into one (subscription, match) per notification,
+against the subscriptions as they are then. Parsed subscriptions are cached per tenant
+on both sides and reloaded when `subscriptions_version` moves.
 
 A change is matched through an index (`index.py`), never by scanning every
 subscription: by entity type, then entity id or idPattern prefix, then watched
@@ -16,17 +23,23 @@ Semantics (clause 5.2.12):
 - watchedAttributes restricts the attributes that count (entity triggers included);
 - datasetId restricts the attribute instances that count, the same way (`changes.py`);
 - q, geoQ and scopeQ are evaluated by the store on the entity as written, with the
-  query compiler (not for deletions: the entity is gone);
+  query compiler (not for deletions: the entity is gone); a subscription with a filter
+  created after the change is not notified of it (nothing evaluated it);
 - showChanges queues the previous values of the updated and deleted attributes
   (taken from the doc before the change, only for subscriptions that ask for them);
 - inactive, expired and periodic (timeInterval) subscriptions are not matched
-  (`periodic.py` notifies the latter); HTTP and MQTT endpoints alike are.
+  (`periodic.py` notifies the latter); expiry is judged at the time of the change;
+  HTTP and MQTT endpoints alike are.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
 
 from cityfabric.ngsild.entity import now_iso
 from cityfabric.ngsild.model import EntityDoc
@@ -40,55 +53,103 @@ from cityfabric.store.base import Change, ChangeProbe, EntityQuery, OutboxRow
 log = logging.getLogger(__name__)
 
 
+CHANGES: Final = ""
+"""The subscription id of an outbox row that records changes (`Recorder`), not a match."""
+
+
 def matchable(sub: Subscription) -> bool:
     """Whether changes can notify `sub` at all (activity and expiry are checked per change)."""
     return sub.time_interval is None
 
 
-class Matcher:
-    """`ChangeHook`: queue one outbox row per (matching subscription, change)."""
+def filtered(sub: Subscription) -> bool:
+    """Whether `sub` has a filter only the store can evaluate (q, geoQ, scopeQ)."""
+    return sub.q is not None or sub.geo_q is not None or sub.scope_q is not None
+
+
+@dataclass
+class _Watch:
+    """One tenant's matchable subscriptions, as the recorder needs them."""
+
+    every: Index = field(default_factory=Index)  # to tell whether a change may be selected
+    filtered: Index = field(default_factory=Index)  # those whose filters it evaluates
+
+
+class Recorder:
+    """`ChangeHook`: one outbox row per tenant recording the changes to match."""
 
     def __init__(self, clock: Callable[[], str] = now_iso) -> None:
         self.clock = clock
         self._version = -1
-        self._indexes: dict[str, Index] = {}
+        self._watches: dict[str, _Watch] = {}
 
     def __call__(self, probe: ChangeProbe, changes: Sequence[Change]) -> list[OutboxRow]:
         version = probe.version()
         if version != self._version:
-            self._indexes.clear()
+            self._watches.clear()
             self._version = version
         now = self.clock()
-        rows: list[OutboxRow] = []
+        recorded: dict[str, list[tuple[Any, ...]]] = {}
         for tenant, entity_id, before, after in changes:
-            index = self._index(probe, tenant)
-            if index.size == 0 or (before is None and after is None):
+            doc = after if after is not None else before
+            if doc is None:
                 continue
-            for sub, match in match_change(index, before, after, now):
-                if _filters_pass(probe, tenant, entity_id, sub, after):
-                    rows.append((tenant, sub.id, match.encode()))
-        return rows
+            watch = self._watch(probe, tenant)
+            if not watch.every.may_select(_types(doc)):
+                continue
+            passed = []
+            if watch.filtered.size:
+                for sub, _ in match_change(watch.filtered, before, after, now):
+                    if _filters_pass(probe, tenant, entity_id, sub, after):
+                        passed.append(sub.id)
+            recorded.setdefault(tenant, []).append((entity_id, before, after, passed))
+        return [
+            (tenant, CHANGES, orjson.dumps({"at": now, "changes": rows}))
+            for tenant, rows in recorded.items()
+        ]
 
-    def _index(self, probe: ChangeProbe, tenant: str) -> Index:
-        index = self._indexes.get(tenant)
-        if index is None:
-            index = self._indexes[tenant] = Index()
-            for sub_id, doc in probe.subscriptions(tenant):
-                try:
-                    sub = codec.from_json(doc)
-                except Exception:  # one unreadable row must not stop the others
-                    log.exception("subscription %s cannot be loaded", sub_id)
-                    continue
-                if matchable(sub):
-                    index.add(sub)
-        return index
+    def _watch(self, probe: ChangeProbe, tenant: str) -> _Watch:
+        watch = self._watches.get(tenant)
+        if watch is None:
+            watch = self._watches[tenant] = _Watch()
+            for sub in load_subscriptions(probe.subscriptions(tenant)):
+                watch.every.add(sub)
+                if filtered(sub):
+                    watch.filtered.add(sub)
+        return watch
+
+
+def load_subscriptions(docs: Iterable[tuple[str, bytes]]) -> list[Subscription]:
+    """The matchable subscriptions among stored (id, doc) rows, in their order."""
+    out = []
+    for sub_id, doc in docs:
+        try:
+            sub = codec.from_json(doc)
+        except Exception:  # one unreadable row must not stop the others
+            log.exception("subscription %s cannot be loaded", sub_id)
+            continue
+        if matchable(sub):
+            out.append(sub)
+    return out
+
+
+def expand(index: Index, payload: bytes) -> list[tuple[Subscription, Match]]:
+    """The notifications a `Recorder` row holds for the subscriptions in `index`."""
+    raw = orjson.loads(payload)
+    now = raw["at"]
+    out: list[tuple[Subscription, Match]] = []
+    for _, before, after, passed in raw["changes"]:
+        for sub, match in match_change(index, before, after, now):
+            if not filtered(sub) or sub.id in passed:
+                out.append((sub, match))
+    return out
 
 
 def _filters_pass(
     probe: ChangeProbe, tenant: str, entity_id: str, sub: Subscription, after: EntityDoc | None
 ) -> bool:
     """q, geoQ and scopeQ, evaluated by the store on the entity as just written."""
-    if sub.q is None and sub.geo_q is None and sub.scope_q is None:
+    if not filtered(sub):
         return True
     if after is None:
         return True  # a deleted entity has nothing left to filter on

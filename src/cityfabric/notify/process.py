@@ -1,11 +1,11 @@
 """Notification delivery in a process of its own, so that it has a core of its own.
 
-The API process keeps matching (the matcher runs in its writer, inside the transaction
-of each change, see `matcher.py`); the rows it queues go in already claimed, and after
-the commit it hands them to the delivery process over a socket pair (`base.Push`).
-The delivery process runs `Delivery`: it renders
-and sends, which is most of delivery's CPU. The few store calls delivery makes (claim,
-settle, read a subscription) it asks the API process to run on its store, so there is
+The API process records each group of changes in the outbox, inside the transaction of
+the changes (`matcher.Recorder`, in its writer); the rows go in already claimed, and
+after the commit it hands them to the delivery process over a socket pair
+(`base.Push`). The delivery process runs `Delivery`: it matches, renders and sends,
+which is nearly all of notification's CPU. The few store calls delivery makes (claim,
+settle, read subscriptions) it asks the API process to run on its store, so there is
 one writer to the database and nothing to contend for its lock. Event streams are held
 by the API process too: it tells the delivery process which subscriptions have one
 open, and the delivery process sends their notifications back.
@@ -46,10 +46,11 @@ import struct
 from collections.abc import Callable
 from typing import Any, Final
 
+from cityfabric import heap
 from cityfabric.config import Settings
 from cityfabric.notify.clock import iso, system_clock
 from cityfabric.notify.delivery import Delivery, NotifyStore, tls_context
-from cityfabric.notify.matcher import Matcher
+from cityfabric.notify.matcher import Recorder
 from cityfabric.notify.stream import Key, Streams
 from cityfabric.parts import delivery_config
 from cityfabric.store.base import (
@@ -69,7 +70,13 @@ WAKE, PUSHED, OPENED, CLOSED, ANSWER, STOP = b"W", b"P", b"O", b"C", b"A", b"X"
 READY, STORE_CALL, NOTIFICATION = b"R", b"S", b"N"
 # the store methods `Delivery` calls, which the delivery process may ask for
 STORE_METHODS: Final = frozenset(
-    ("due_notifications", "settle_notifications", "get_subscription", "subscriptions_version")
+    (
+        "due_notifications",
+        "settle_notifications",
+        "get_subscription",
+        "subscriptions_version",
+        "list_subscriptions",
+    )
 )
 RESTART_DELAY: Final = 1.0  # seconds before a dead delivery process is replaced
 START_WAIT: Final = 60.0  # seconds a new delivery process gets to say it is ready
@@ -123,7 +130,7 @@ class DeliveryProcess:
             ) from None
         lease_ms = delivery_config(self.settings).lease_ms
         push = Push(lambda: int(system_clock() * 1000) + lease_ms, self.hand)
-        self.store.set_change_hook(Matcher(lambda: iso(system_clock())), self.wake, push)
+        self.store.set_change_hook(Recorder(lambda: iso(system_clock())), self.wake, push)
 
     async def async_stop(self) -> None:
         """Stop matching; the delivery process settles what it has sent and exits."""
@@ -286,6 +293,14 @@ class RemoteStore:
         version: int = await self._call("subscriptions_version")
         return version
 
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, count: bool
+    ) -> tuple[list[tuple[bytes, SubscriptionCounters]], int | None]:
+        page: tuple[list[tuple[bytes, SubscriptionCounters]], int | None] = await self._call(
+            "list_subscriptions", tenant, limit, offset, count
+        )
+        return page
+
     async def _call(self, method: str, *args: Any) -> Any:
         if self._closed:
             raise ConnectionError("the API process is gone")
@@ -359,6 +374,7 @@ async def _deliver(settings: Settings, sock: socket.socket) -> None:
     offers = RemoteOffers(writer)
     delivery = Delivery(store, make_contexts(settings), delivery_config(settings), streams=offers)
     await delivery.async_start(match=False)
+    heap.settle()
     writer.write(frame(READY))
     stopped = asyncio.Event()
     tasks = [

@@ -401,6 +401,8 @@ class Settlement:
     defer: list[tuple[int, int]] = field(default_factory=list)  # (oid, next_at ms), not tried
     dropped: list[int] = field(default_factory=list)  # oids given up on
     statuses: list[DeliveryStatus] = field(default_factory=list)
+    # new rows: (tenant, subscription id, payload, attempts, next_at ms, created_at ms)
+    queue: list[tuple[str, str, bytes, int, int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -444,7 +446,8 @@ class OutboxClaims(Protocol):
         ...
 
     async def settle_notifications(self, settlement: Settlement) -> None:
-        """Delete, reschedule or drop claimed rows and update the status counters."""
+        """Delete, reschedule or drop claimed rows, queue new ones and update the status
+        counters, in one transaction."""
         ...
 
 

@@ -195,7 +195,7 @@ def _item(row: tuple[object, ...]) -> OutboxItem:
 
 
 def settle(conn: Conn, done: Settlement) -> None:
-    """Apply one settlement: deletes, reschedules, status counters."""
+    """Apply one settlement: deletes, reschedules, new rows, status counters."""
     gone = [*done.delivered, *done.dropped]
     if gone:
         conn.execute("DELETE FROM outbox WHERE oid = ANY(%s::bigint[])", (gone,))
@@ -209,6 +209,17 @@ def settle(conn: Conn, done: Settlement) -> None:
             cur.executemany(
                 "UPDATE outbox SET next_at = %s WHERE oid = %s",
                 [(at, oid) for oid, at in done.defer],
+            )
+        rows = [
+            (tid, sub_id, payload, attempts, at, created)
+            for tenant, sub_id, payload, attempts, at, created in done.queue
+            if (tid := tenant_id(conn, tenant, create=False)) is not None
+        ]
+        if rows:
+            cur.executemany(
+                "INSERT INTO outbox (tid, sub_id, payload, attempts, next_at, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                rows,
             )
     for st in done.statuses:
         tid = tenant_id(conn, st.tenant, create=False)

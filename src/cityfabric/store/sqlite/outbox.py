@@ -147,7 +147,7 @@ def claim(conn: sqlite3.Connection, now: int, limit: int, lease_ms: int) -> list
 
 
 def settle(group: Group, done: Settlement) -> None:
-    """Apply one settlement: deletes, reschedules, status counters."""
+    """Apply one settlement: deletes, reschedules, new rows, status counters."""
     conn = group.conn
     gone = orjson.dumps([*done.delivered, *done.dropped]).decode()
     conn.execute("DELETE FROM outbox WHERE oid IN (SELECT value FROM json_each(?))", (gone,))
@@ -157,6 +157,15 @@ def settle(group: Group, done: Settlement) -> None:
     )
     conn.executemany(
         "UPDATE outbox SET next_at = ? WHERE oid = ?", [(at, oid) for oid, at in done.defer]
+    )
+    conn.executemany(
+        "INSERT INTO outbox (tid, sub_id, payload, attempts, next_at, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (tid, sub_id, payload, attempts, at, created)
+            for tenant, sub_id, payload, attempts, at, created in done.queue
+            if (tid := group.tid(tenant, create=False)) is not None
+        ],
     )
     for st in done.statuses:
         tid = group.tid(st.tenant, create=False)
