@@ -51,9 +51,13 @@ Measures, per run (fresh server each, interleaved so machine noise hits all alik
    load skips batches not sent by 1.5 x --seconds + 5 s, so a server that cannot keep
    up still ends the run in bounded time (`batches_not_sent`).
 Figures are medians over --runs runs. CPU of the server, receiver, load generator and
-everything else on the machine (other users' jobs) is recorded per measure.
-With --profile DIR, one extra uncounted paced run under `py-spy record --format raw`
-(py-spy found on PATH or beside the Python executable); DIR/notify.summary.txt has the
+everything else on the machine (other users' jobs) is recorded per measure; for the
+write floods also the API process's own CPU per entity written (µs; its delivery
+process excluded), in all and by thread (event loop, store writer, the rest), which
+tells what a subscription costs the writes even on a busy machine.
+With --profile DIR, the two floods and one paced run again, uncounted, under `py-spy
+record --format raw` (py-spy found on PATH or beside the Python executable; extra
+py-spy options, such as --gil, from $PYSPY_EXTRA); DIR/<measure>.summary.txt has the
 top frames.
 
 Results: bench/results/notify-<timestamp>.json (every run, every figure).
@@ -179,12 +183,22 @@ class Cpu:
     def __enter__(self) -> Cpu:
         self.t0 = time.perf_counter()
         self.s0, self.r0 = self.server.cpu_seconds(), self.receiver.cpu_seconds()
+        self.a0 = self.server.cpu_seconds(children=False)
+        self.th0 = thread_seconds(self.server.pid)
         self.k0, self.b0 = base.children_seconds(), base.busy_seconds()
         return self
 
     def __exit__(self, *exc: object) -> None:
         wall = time.perf_counter() - self.t0
         self.server_cores = (self.server.cpu_seconds() - self.s0) / wall
+        self.api_seconds = self.server.cpu_seconds(children=False) - self.a0
+        th1 = thread_seconds(self.server.pid)
+        spent = sorted(((v - self.th0.get(k, 0.0), k) for k, v in th1.items()), reverse=True)
+        # the event loop's thread, the busiest other (the store's writer), the rest
+        main = next(v for v, k in spent if k == "main")
+        others = [v for v, k in spent if k != "main"]
+        self.threads = {"main": main, "writer": others[0] if others else 0.0}
+        self.threads["rest"] = sum(others[1:])
         self.receiver_cores = (self.receiver.cpu_seconds() - self.r0) / wall
         self.load_cores = (base.children_seconds() - self.k0) / wall
         machine = (base.busy_seconds() - self.b0) / wall
@@ -199,6 +213,19 @@ class Cpu:
             "load_cpu_cores": round(self.load_cores, 2),
             "other_cpu_cores": round(self.other_cores, 2),
         }
+
+
+def thread_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads by thread id, "main" for the event loop's
+    (Linux /proc)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            name = "main" if task.name == str(pid) else task.name
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 @contextlib.contextmanager
@@ -297,7 +324,11 @@ def settle(
 
 
 def write_throughput(
-    tmp: Path, receiver: Receiver, args: argparse.Namespace, subs: bool
+    tmp: Path,
+    receiver: Receiver,
+    args: argparse.Namespace,
+    subs: bool,
+    profiler: base.Profiler | None = None,
 ) -> dict[str, Any]:
     """Unpaced upserts (batches of 1,000, 3 connections) with 0 or 1,000 subscriptions."""
     name = "flood-subs" if subs else "flood-none"
@@ -305,7 +336,10 @@ def write_throughput(
         seed(server, args.layout)
         if subs:
             subscribe(server, receiver, args.layout, args.endpoints)
-        with Cpu(server, receiver) as cpu:
+        spy = profiler.maybe(name, server, args.flood_seconds) if profiler else None
+        with contextlib.ExitStack() as stack, Cpu(server, receiver) as cpu:
+            if spy is not None:
+                stack.enter_context(spy)
             res = run_load(
                 "flood",
                 server.url,
@@ -324,6 +358,11 @@ def write_throughput(
         "entities": res["entities"],
         "errors": res["errors"],
         "notified_during_run": backlog,
+        # the API process alone (not its delivery process): what bounds the rate
+        "api_cpu_us_per_entity": round(cpu.api_seconds / max(res["entities"], 1) * 1e6, 1),
+        "api_thread_cpu_us_per_entity": {
+            k: round(v / max(res["entities"], 1) * 1e6, 1) for k, v in cpu.threads.items() if v
+        },
         **cpu.figures(),
     }
 
@@ -494,7 +533,9 @@ def show_notify(run: int, r: dict[str, Any]) -> None:
 def show_flood(run: int, r: dict[str, Any]) -> None:
     print(
         f"  run {run} write throughput, {r['subscriptions']} subs: {r['rate']:,.0f} ent/s "
-        f"(errors {r['errors']}, notified meanwhile {r['notified_during_run']:,}), cores: "
+        f"(errors {r['errors']}, notified meanwhile {r['notified_during_run']:,}), "
+        f"API process {r['api_cpu_us_per_entity']} us CPU/entity "
+        f"{r['api_thread_cpu_us_per_entity']}, cores: "
         f"server {r['server_cpu_cores']} receiver {r['receiver_cpu_cores']} "
         f"load {r['load_cpu_cores']} other {r['other_cpu_cores']}",
         flush=True,
@@ -520,6 +561,8 @@ def measure(tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
             out["notify_one_type"] = variant
         if args.profile:
             profiler = base.Profiler(args.profile)
+            for subs_on in (False, True):
+                show_flood(0, write_throughput(tmp, receiver, args, subs_on, profiler))
             prof = notifications(tmp, receiver, args, args.layout, profiler)
             show_notify(0, prof)
             out["profiled_run"] = prof

@@ -187,11 +187,12 @@ class Server:
                 rss += child.memory_info().rss
         return rss / 2**20
 
-    def cpu_seconds(self) -> float:
-        """CPU time of the server and its live child processes (workers, delivery)."""
+    def cpu_seconds(self, children: bool = True) -> float:
+        """CPU time of the server and (unless not `children`) its live child processes
+        (workers, delivery)."""
         proc = psutil.Process(self.pid)
         total = 0.0
-        for one in (proc, *proc.children(recursive=True)):
+        for one in (proc, *(proc.children(recursive=True) if children else ())):
             with contextlib.suppress(psutil.Error):
                 t = one.cpu_times()
                 total += t.user + t.system
@@ -333,6 +334,7 @@ class Profiler:
         out = self.directory / f"{name}.txt"
         cmd = [pyspy, "record", "--pid", str(server.pid), "--duration", str(int(seconds))]
         cmd += ["--rate", "200", "--format", "raw", "--threads", "--nonblocking", "--subprocesses"]
+        cmd += os.environ.get("PYSPY_EXTRA", "").split()
         cmd += ["--output", str(out)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
