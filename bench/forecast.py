@@ -14,7 +14,9 @@ Series groups:
 - NAB `realTraffic`: the series whose hourly means have a lag-24 autocorrelation of at
   least 0.4 and values in at least 70% of the hours (the rest show no daily cycle);
 - the demo city (Tianjin eco-city, seeds 0-2, scale 0.1, no faults) PV `activePower`
-  and building electricity `numValue`, simulated in 15-minute steps, hourly means.
+  and building electricity `numValue`, simulated in 15-minute steps, hourly means; each
+  series carries its asset's location, as the forecast service reads it from the entity
+  (solar output is then forecast with the clear sky at the site).
 
 Fit time: 1,000 demo building electricity loads, 30 days of hourly means each, fitted
 with the default (`auto`) model in one call, 24-hour horizon, 80/95% intervals; median
