@@ -188,6 +188,19 @@ def test_buildings_follow_occupancy_and_the_weather(summer: Recording, winter: R
     assert np.all(c_hot > 0) and np.all(e_hot_cool > 0)  # chillers run on electricity
 
 
+def test_a_healthy_electricity_meter_moves_from_one_reading_to_the_next(summer: Recording) -> None:
+    """Base loads (fans, compressors, standby) move by a few percent, and the meter's 10 W
+    resolution sees it: no meter holds one value for an hour, even in an empty building."""
+    elec = summer.values("electricity", "numValue")  # one reading per meter every 15 min
+    assert not np.isnan(elec).any()
+    same = elec[1:] == elec[:-1]
+    assert same.mean() < 0.01
+    assert not (same[2:] & same[1:-1] & same[:-2]).any()  # four equal readings in a row
+    hour = np.array(summer.hour[1:])
+    step = np.abs(np.diff(elec, axis=0)) / elec[1:]
+    assert 0.005 < np.median(step[(hour >= 1) & (hour < 5)]) < 0.05  # a few percent at night
+
+
 def test_air_quality_follows_traffic_and_wind(summer: Recording) -> None:
     assert physics.dilution(_env(wind=1.0)) > physics.dilution(_env(wind=6.0))
     no2 = summer.values("air_quality", "no2")

@@ -23,6 +23,11 @@ Values = dict[str, np.ndarray[Any, Any]]
 Mods = dict[tuple[str, str], np.ndarray[Any, Any]]
 _ON_OFF = np.array(["off", "on"])
 _PARK_VISITS = np.array(hourly({0: 0.0, 6: 0.02, 8: 0.15, 12: 0.5, 16: 0.8, 19: 0.6, 22: 0.05}))
+# A building's base load is never bit-steady: fans, fridge and chiller compressors cycling,
+# servers and standby loads move it by a few percent within minutes, and a meter's 10 W
+# resolution sees that, so a healthy meter's reading changes from one reading to the next
+BASE_WOBBLE = 0.03  # standard deviation of the base load's fluctuation, share of it
+BASE_TAU_H = 0.25  # its correlation time, hours
 
 
 def ar_step(x: Floats, dt_h: float, tau_h: float, rng: np.random.Generator) -> Floats:
@@ -202,6 +207,7 @@ class Buildings:
         self.elec_of = self._buildings_of(fleet, "electricity", where)
         self.heat_of = self._buildings_of(fleet, "thermal", where)
         self.noise = rng.standard_normal(len(buildings))
+        self.base_noise = rng.standard_normal(len(buildings))
 
     @staticmethod
     def _buildings_of(fleet: Fleet, kind: str, where: dict[str, int]) -> np.ndarray[Any, Any]:
@@ -222,8 +228,10 @@ class Buildings:
             occupancy = np.where(self.schools, occupancy * 0.05, occupancy)
         self.noise = ar_step(self.noise, env.dt_h, 6.0, rng)
         occupancy = np.clip(occupancy * (1.0 + 0.08 * self.noise), 0.0, 1.0)
+        self.base_noise = ar_step(self.base_noise, env.dt_h, BASE_TAU_H, rng)
+        base = self.base * np.maximum(1.0 + BASE_WOBBLE * self.base_noise, 0.5)
         electric, thermal = physics.building_loads(
-            env, self.area, occupancy, self.base, self.peak, self.u_value
+            env, self.area, occupancy, base, self.peak, self.u_value
         )
         return {
             "building": {"peopleOccupancy": np.round(occupancy * self.capacity)},
