@@ -19,6 +19,7 @@ from cityfabric.demo.faults import (
     labels_json,
     plan_faults,
 )
+from cityfabric.demo.fleet import kind_of
 from cityfabric.demo.injection import Injector
 from cityfabric.demo.simulator import Simulator
 from tests.demo.conftest import FAULT_DAYS, FAULT_START, SEED, FaultRuns
@@ -134,6 +135,22 @@ def test_stuck_meter_is_flat_in_its_window(fault_runs: FaultRuns) -> None:
         assert window.sum() > 1
         assert len(np.unique(faulty[window])) == 1
         assert len(np.unique(clean[window])) > 1
+
+
+def test_stuck_meters_are_planted_on_live_loads_and_show(
+    port_city: list[dict[str, Any]], fault_runs: FaultRuns
+) -> None:
+    """Only building electricity meters, whose load always moves: a frozen one differs from
+    its working twin at (nearly) every reading, so no label is invisible."""
+    kinds = {e["id"]: kind_of(e) for e in port_city}
+    for seed in range(6):
+        plan = plan_faults(port_city, seed, FAULT_START, FAULT_DAYS, rate=4.0)
+        stuck = [f for f in plan if f.kind is FaultKind.STUCK_METER]
+        assert stuck and {kinds[f.asset_id] for f in stuck} == {"electricity"}
+    for f in _of(fault_runs, FaultKind.STUCK_METER):
+        faulty, clean, window = _pair(fault_runs, f, "numValue")
+        assert (faulty[window] != clean[window]).mean() > 0.9, f
+    assert fault_runs.faulty.sim.injector.unseen() == []
 
 
 def test_drift_grows_linearly_to_its_labelled_offset(fault_runs: FaultRuns) -> None:
