@@ -223,7 +223,7 @@ def test_stuck_flags_repeats_at_hours_the_meter_moves_but_not_its_resting_values
         scores.append(check.update(T0 + 900 * n, value, Site()).score or 0.0)
     assert max(scores[: 4 * 96 + 41]) == 0.0
     assert max(scores[4 * 96 + 41 :]) == 1.0
-    assert scores.index(1.0) - (4 * 96 + 40) <= 20  # within five hours of 15-min readings
+    assert scores.index(1.0) - (4 * 96 + 40) <= 3  # the third repeat: within the hour
     rest = StuckCheck()  # at night the load sits at its base load: a resting value
     for n in range(8 * 96):
         hour = n % 96 / 4
@@ -233,6 +233,19 @@ def test_stuck_flags_repeats_at_hours_the_meter_moves_but_not_its_resting_values
     for n in range(8 * 96):
         value = daily_load(n) if n < 96 else 0.0
         assert (idle.update(T0 + 900 * n, value, Site()).score or 0.0) < 0.9
+    never = StuckCheck()  # nor one that has not moved since its first reading
+    for n in range(8 * 96):
+        assert never.update(T0 + 900 * n, 0.0, Site()).score == 0.0
+
+
+def test_stuck_leaves_a_healthy_meter_that_repeats_now_and_then() -> None:
+    check, scores = StuckCheck(), []
+    for n in range(20 * 96):  # once a day, at another hour each day, a reading sent 3 times
+        at = (37 + 29 * (n // 96)) % 93
+        value = daily_load(n - min(max(n % 96 - at, 0), 2))
+        scores.append(check.update(T0 + 900 * n, value, Site()).score or 0.0)
+    assert max(scores) < 0.9
+    assert max(scores) > 0.0  # the repeats were seen, just not enough of them
 
 
 def run_battery(days: int, capacity: object) -> list[float]:

@@ -10,9 +10,10 @@
   off again), from counting.
 - `stuck`: exact repeats where the series' own history says it should have moved. Per hour
   of the day the check learns how often a reading differs from the one before (a slowly
-  moving average); while readings repeat, it adds up the evidence -log(1 - p) of each
-  repeat. A meter that is flat at that hour anyway (a heating meter in summer, a crane idle
-  at night) gives no evidence; one that always moves at that hour soon gives much.
+  moving average; a run of repeats is learnt once it ends); while readings repeat, it adds
+  up the evidence -log(1 - p) of each repeat. A meter that is flat at that hour anyway (a
+  heating meter in summer, a crane idle at night) gives no evidence; one that always moves
+  at that hour soon gives much.
 - `battery`: a state of charge that falls faster than it used to. Discharge (the SoC
   dropping between readings, above the low-charge region where loads are cut or dimmed)
   is load / capacity: per solar day the check takes the total drop over the total time
@@ -108,9 +109,13 @@ class StuckCheck:
 
     name = "stuck"
     alpha: Final = 0.03  # per reading of an hour's bin: at 15 min, about a week of memory
-    evidence: Final = 24.0  # -log of the chance of the run if the meter worked: about 4e-11
+    # -log of the chance of the run if the meter worked, about 1.4e-6: three repeats where
+    # the series always changes (a month of 15-min readings of a healthy meter reached 9)
+    evidence: Final = 13.5
     learn: Final = 2 * _DAY  # time before the check judges
-    cap: Final = 0.8  # no hour is trusted to change more surely than this (>= 15 repeats)
+    # no hour is trusted to change more surely than this: an average over about 66
+    # readings (alpha) cannot tell a rate of 0.99 from 1
+    cap: Final = 0.99
     rest_run: Final = 3  # a run this long, not flagged, makes its value a resting value
     rests_kept: Final = 8
 
@@ -125,6 +130,9 @@ class StuckCheck:
         self.resting: list[float] = [float(v) for v in s.get("resting", [])]
         self.low: float | None = s.get("low")  # the range seen before this run
         self.high: float | None = s.get("high")
+        # the current run's repeats per hour, learnt when it ends: a run under judgement
+        # does not lower the rates it is judged by
+        self.held: list[int] = [int(v) for v in s.get("held", [0] * 24)]
 
     def update(self, seconds: float, value: float, site: Site) -> Finding:
         if self.first is None:
@@ -133,6 +141,8 @@ class StuckCheck:
         p = min(self.rates[hour], self.cap)
         changed = self.last is None or value != self.last
         if changed:
+            if self.run > 1:
+                self._learn_run()
             if (
                 self.last is not None
                 and self.run >= self.rest_run
@@ -142,18 +152,16 @@ class StuckCheck:
                 self.resting = [*(v for v in self.resting if v != self.last), self.last]
                 self.resting = self.resting[-self.rests_kept :]
             self.run, self.surprise = 1, 0.0
-            if self.last is not None:
+            if self.last is not None:  # the first reading is no change: nothing to learn
                 self.low = self.last if self.low is None else min(self.low, self.last)
                 self.high = self.last if self.high is None else max(self.high, self.last)
+                self._learn(hour, 1.0)
         else:
             self.run += 1
+            self.held[hour] += 1
             if not self._resting(value):
                 self.surprise += -math.log(1.0 - p)
         self.last = value
-        # learn this hour's rate of change (a slowly moving average, faster at first)
-        self.counts[hour] += 1
-        a = max(self.alpha, 1.0 / self.counts[hour])
-        self.rates[hour] += a * ((1.0 if changed else 0.0) - self.rates[hour])
         if seconds - self.first < self.learn:
             return Finding(0.0, "stuck_meter", "")
         score = min(self.surprise / self.evidence, 1.0)
@@ -164,6 +172,18 @@ class StuckCheck:
             "stuck_meter",
             f"{self.run} identical readings ({value:g}) at hours when the series usually changes",
         )
+
+    def _learn(self, hour: int, changed: float) -> None:
+        """This hour's rate of change: a slowly moving average, faster at first."""
+        self.counts[hour] += 1
+        a = max(self.alpha, 1.0 / self.counts[hour])
+        self.rates[hour] += a * (changed - self.rates[hour])
+
+    def _learn_run(self) -> None:
+        for hour, repeats in enumerate(self.held):
+            for _ in range(repeats):
+                self._learn(hour, 0.0)
+        self.held = [0] * 24
 
     def _resting(self, value: float) -> bool:
         """At a value it rests at before, or at (or past) the edge of its range: a clipped
@@ -185,6 +205,7 @@ class StuckCheck:
             "run": self.run,
             "surprise": self.surprise,
             "resting": list(self.resting),
+            "held": list(self.held),
         }
 
 
