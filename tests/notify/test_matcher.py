@@ -7,10 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cityfabric.ngsild.model import EntityDoc
 from cityfabric.notify.index import Index
-from cityfabric.notify.matcher import CHANGES, Recorder, expand, load_subscriptions
+from cityfabric.notify.matcher import (
+    CHANGES,
+    Recorder,
+    _slim,
+    _unslim,
+    expand,
+    load_subscriptions,
+)
 from cityfabric.notify.payload import Match, decode
 from cityfabric.notify.service import SubscriptionService
 from cityfabric.store.base import Change, ChangeProbe, OutboxRow, Settlement
@@ -275,3 +284,24 @@ async def test_a_filtered_subscription_made_after_a_change_is_not_notified_of_it
     await put(store, doc(B1, [BUILDING], **{AQL: "bad"}))
     await subscribe(svc, q='airQualityLevel=="bad"')  # nothing evaluated it at the write
     assert [sid for sid, _ in await queued(store)] == [every]
+
+
+_instances = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.just("Property"), "value": st.integers(0, 2)},
+        optional={"datasetId": st.sampled_from(["urn:ngsi-ld:Dataset:a", "urn:ngsi-ld:Dataset:b"])},
+    ),
+    min_size=1,
+    max_size=2,
+)
+_attrs = st.dictionaries(st.sampled_from([AQL, TEMPERATURE, "urn:x:c"]), _instances, max_size=3)
+
+
+@given(_attrs, _attrs)
+def test_a_recorded_update_keeps_what_matching_reads_of_the_doc_before(
+    old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    before, after = doc(B1, [BUILDING]), doc(B1, [BUILDING])
+    before["attrs"], after["attrs"] = old, new
+    kept = _unslim(_slim(before, after), after)
+    assert kept is not None and kept["attrs"] == old

@@ -27,7 +27,9 @@ leaves the rows to reappear when their lease ends: duplicates are possible, loss
 
 Settlements are not written one per request: finished deliveries add theirs to a
 pending `Settlement` that one flusher writes in a single writer job, while the next
-ones accumulate behind it (so the batch grows with the load). A row is deleted only by
+ones accumulate behind it (so the batch grows with the load; after one that updated the
+counters of `BUSY_STATUSES` subscriptions or more, the flusher pauses `FLUSH_PAUSE`
+first). A row is deleted only by
 a flush after its delivery succeeded; a crash before the flush re-delivers it. A
 recorded row is deleted by the flush that settles the last notification matched from
 it; those of its notifications that must be tried again, or wait, are queued as rows
@@ -84,6 +86,11 @@ log = logging.getLogger(__name__)
 
 CONTEXT_REL = 'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 PAGE = 1000  # subscriptions read at a time to build an index
+# a settlement that updated this many subscriptions' statuses is followed by a pause, so
+# under load each subscription's counters are written a few times a second, not per
+# notification (each is an UPDATE on the one writer)
+BUSY_STATUSES = 50
+FLUSH_PAUSE = 0.25  # seconds
 EXPAND_MAX = 20_000  # notifications matched from recorded rows per pass, about
 DEFER_MS = 200  # how long rows wait in the outbox when their endpoint's queue is full
 
@@ -422,21 +429,23 @@ class Delivery:
 
     async def _flush_loop(self) -> None:
         try:
-            while await self._flush_pending():
-                pass
+            while (statuses := await self._flush_pending()) is not None:
+                if statuses >= BUSY_STATUSES:  # under load: fewer, larger settlements
+                    await asyncio.sleep(FLUSH_PAUSE)
         except Exception:
             log.exception("settling notifications failed (the rows come back after their lease)")
 
-    async def _flush_pending(self) -> bool:
-        """Write what is pending in one writer job; whether there was anything."""
+    async def _flush_pending(self) -> int | None:
+        """Write what is pending in one writer job; how many statuses it updated, None
+        when there was nothing to write."""
         done = self._pending
         if not (done.delivered or done.retry or done.defer or done.dropped or done.statuses):
-            return False
+            return None
         self._pending = Settlement()
         done = self._settled(done)
         done.statuses = coalesce(done.statuses)
         await self.store.settle_notifications(done)
-        return True
+        return len(done.statuses)
 
     def _throttled_ms(self, key: tuple[str, str], sub: Subscription) -> int:
         """How long throttling holds the subscription's rows (a throttled subscription's

@@ -102,7 +102,7 @@ class Recorder:
                 for sub, _ in match_change(watch.filtered, before, after, now):
                     if _filters_pass(probe, tenant, entity_id, sub, after):
                         passed.append(sub.id)
-            recorded.setdefault(tenant, []).append((entity_id, before, after, passed))
+            recorded.setdefault(tenant, []).append((entity_id, _slim(before, after), after, passed))
         return [
             (tenant, CHANGES, orjson.dumps({"at": now, "changes": rows}))
             for tenant, rows in recorded.items()
@@ -117,6 +117,29 @@ class Recorder:
                 if filtered(sub):
                     watch.filtered.add(sub)
         return watch
+
+
+def _slim(before: EntityDoc | None, after: EntityDoc | None) -> dict[str, Any] | None:
+    """`before` as a record keeps it: whole for a deletion; for an update, the names of
+    the attributes the change created and the old instances of those it changed or
+    deleted (the rest are as in `after`)."""
+    if before is None or after is None:
+        return before
+    old, new = before.get("attrs") or {}, after.get("attrs") or {}
+    return {
+        "created": [a for a in new if a not in old],
+        "changed": {a: v for a, v in old.items() if new.get(a) != v},
+    }
+
+
+def _unslim(slim: dict[str, Any] | None, after: EntityDoc | None) -> EntityDoc | None:
+    """The doc before the change, as far as matching reads it, from `_slim`."""
+    if slim is None or after is None:
+        return slim
+    created = frozenset(slim["created"])
+    attrs = {a: v for a, v in (after.get("attrs") or {}).items() if a not in created}
+    attrs.update(slim["changed"])
+    return {"id": after["id"], "attrs": attrs}
 
 
 def load_subscriptions(docs: Iterable[tuple[str, bytes]]) -> list[Subscription]:
@@ -138,8 +161,8 @@ def expand(index: Index, payload: bytes) -> list[tuple[Subscription, Match]]:
     raw = orjson.loads(payload)
     now = raw["at"]
     out: list[tuple[Subscription, Match]] = []
-    for _, before, after, passed in raw["changes"]:
-        for sub, match in match_change(index, before, after, now):
+    for _, slim, after, passed in raw["changes"]:
+        for sub, match in match_change(index, _unslim(slim, after), after, now):
             if not filtered(sub) or sub.id in passed:
                 out.append((sub, match))
     return out
