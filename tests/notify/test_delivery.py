@@ -264,3 +264,32 @@ def test_a_backlog_of_recorded_changes_is_matched_a_bounded_part_at_a_time(
         "on",
     ]
     assert any(done.defer for (done,) in settles.calls)  # two waited for the next pass
+
+
+def test_a_recorded_row_claimed_again_while_its_notification_waits_is_not_sent_twice(
+    tmp_path: Path, rec: Receiver
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, notification_process=False
+    )
+    app = create_app(settings)
+    clock = FakeClock()
+    use_clock(app, clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        store = client.app.state.store  # type: ignore[attr-defined]
+        delivery = client.app.state.delivery  # type: ignore[attr-defined]
+        claims = Counting(store, "due_notifications")
+        rec.delay = 1.0  # the notification is in flight while its lease runs out
+        subscribe(client, rec.url)
+        write(client, lamp("on"))
+        time.sleep(0.2)
+        clock.advance(delivery.config.lease_ms / 1000 + 1)
+        before = len(claims.calls)
+        delivery.wake()  # claims the recorded row again: it is due by its lease
+        rec.wait(lambda got: len(got) == 1)
+        rec.delay = 0.0  # a second copy would come at once
+        assert len(claims.calls) > before
+        settled(client)
+        time.sleep(0.5)
+        assert len(rec.got) == 1
+        assert client.portal.call(store.pending_notifications) == 0  # type: ignore[union-attr]

@@ -337,6 +337,8 @@ class Delivery:
             if item.subscription_id != CHANGES:
                 out.append(item)
                 continue
+            if item.oid in self._unsettled:  # claimed again while its notifications wait
+                continue
             if made >= EXPAND_MAX:  # a backlog (after a crash): the rest in a while
                 self._pending.defer.append((item.oid, int(self.clock() * 1000) + DEFER_MS))
                 self._kick_flusher()
