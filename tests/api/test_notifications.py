@@ -14,7 +14,7 @@ from cityfabric.app import create_app
 from cityfabric.config import Settings
 from tests.api.test_entities import B
 from tests.conftest import SDM_CONTEXTS, STREETLIGHT_CTX, link
-from tests.notify.fakeclock import FakeClock, use_clock
+from tests.notify.fakeclock import FakeClock, clocked_app
 from tests.notify.receiver import Receiver, receiver
 
 SL = link(STREETLIGHT_CTX)
@@ -250,17 +250,8 @@ def test_mqtt_subscriptions_are_queued_and_retried(client: TestClient) -> None:
 @pytest.fixture
 def clocked(tmp_path: Path) -> Iterator[tuple[TestClient, FakeClock]]:
     """The app with its notifier on a clock the test moves (periodic pass: by hand)."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        context_cache=SDM_CONTEXTS,
-        notification_periodic_poll=3600,
-        notification_process=False,
-    )
-    app = create_app(settings)
-    clock = FakeClock()
-    use_clock(app, clock)
-    with TestClient(app, base_url="http://testserver") as c:
-        yield c, clock
+    with clocked_app(tmp_path, notification_periodic_poll=3600) as (client, clock):
+        yield client, clock
 
 
 def status(client: TestClient, sub: str) -> dict[str, Any]:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from cityfabric.app import create_app
+from cityfabric.config import Settings
 from cityfabric.notify.clock import iso, iso_clock
+from tests.conftest import SDM_CONTEXTS
 
 DAY = 86_400.0
 
@@ -37,3 +45,23 @@ def use_clock(app: FastAPI, clock: FakeClock) -> None:
     app.state.delivery.clock = clock
     app.state.periodic.clock = clock
     app.state.subscriptions.clock = iso_clock(clock)
+
+
+@contextlib.contextmanager
+def clocked_app(tmp_path: Path, **settings: Any) -> Iterator[tuple[TestClient, FakeClock]]:
+    """The app delivering on its own loop (no delivery process), on a clock the test
+    moves; `settings` adds to or replaces the defaults."""
+    app = create_app(
+        Settings(
+            **{
+                "data_dir": tmp_path / "data",
+                "context_cache": SDM_CONTEXTS,
+                "notification_process": False,
+                **settings,
+            }
+        )
+    )
+    clock = FakeClock()
+    use_clock(app, clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client, clock

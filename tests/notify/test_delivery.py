@@ -20,7 +20,7 @@ from cityfabric.store.base import DeliveryStatus, Settlement
 from tests.api.test_entities import B
 from tests.api.test_notifications import SL, lamp, set_state, settled, status, subscribe, write
 from tests.conftest import SDM_CONTEXTS
-from tests.notify.fakeclock import FakeClock, use_clock
+from tests.notify.fakeclock import clocked_app
 from tests.notify.receiver import Receiver, receiver
 
 
@@ -164,16 +164,7 @@ def test_a_failing_endpoint_is_not_tried_again_for_the_rows_behind_it(
 
 
 def test_a_lost_settlement_only_causes_a_redelivery(tmp_path: Path, rec: Receiver) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        context_cache=SDM_CONTEXTS,
-        notification_timeout=1.0,
-        notification_process=False,
-    )
-    app = create_app(settings)
-    clock = FakeClock()
-    use_clock(app, clock)
-    with TestClient(app, base_url="http://testserver") as client:
+    with clocked_app(tmp_path, notification_timeout=1.0) as (client, clock):
         store = client.app.state.store  # type: ignore[attr-defined]
         delivery = client.app.state.delivery  # type: ignore[attr-defined]
         real = store.settle_notifications
@@ -269,13 +260,7 @@ def test_a_backlog_of_recorded_changes_is_matched_a_bounded_part_at_a_time(
 def test_a_recorded_row_claimed_again_while_its_notification_waits_is_not_sent_twice(
     tmp_path: Path, rec: Receiver
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data", context_cache=SDM_CONTEXTS, notification_process=False
-    )
-    app = create_app(settings)
-    clock = FakeClock()
-    use_clock(app, clock)
-    with TestClient(app, base_url="http://testserver") as client:
+    with clocked_app(tmp_path) as (client, clock):
         store = client.app.state.store  # type: ignore[attr-defined]
         delivery = client.app.state.delivery  # type: ignore[attr-defined]
         claims = Counting(store, "due_notifications")
