@@ -15,7 +15,7 @@ from cityfabric.app import create_app
 from cityfabric.config import Settings
 from cityfabric.notify import delivery as delivery_module
 from cityfabric.notify.delivery import coalesce
-from cityfabric.notify.matcher import Recorder
+from cityfabric.notify.matcher import CHANGES, Recorder
 from cityfabric.store.base import DeliveryStatus, Settlement
 from tests.api.test_entities import B
 from tests.api.test_notifications import SL, lamp, set_state, settled, status, subscribe, write
@@ -278,3 +278,23 @@ def test_a_recorded_row_claimed_again_while_its_notification_waits_is_not_sent_t
         time.sleep(0.5)
         assert len(rec.got) == 1
         assert client.portal.call(store.pending_notifications) == 0  # type: ignore[union-attr]
+
+
+def test_an_unreadable_recorded_row_is_dropped_and_the_others_still_go(
+    client: TestClient, rec: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = client.app.state.store  # type: ignore[attr-defined]
+    delivery = client.app.state.delivery  # type: ignore[attr-defined]
+    recorder = Recorder()
+
+    def with_a_bad_row(probe: Any, changes: Any) -> Any:
+        return [("", CHANGES, b"{not json"), *recorder(probe, changes)]
+
+    subscribe(client, rec.url)
+    store.set_change_hook(with_a_bad_row)  # rows queued unclaimed: the worker claims them
+    write(client, lamp("on"))
+    delivery.wake()
+    got = rec.wait(lambda got: len(got) == 1)
+    assert got[0].body["data"][0]["powerState"]["value"] == "on"
+    settled(client)  # the unreadable row is deleted too, not retried forever
+    assert "cannot be matched" in caplog.text
